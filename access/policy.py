@@ -1,0 +1,126 @@
+"""The one door for permissions: who may see and do what.
+
+Every view, API endpoint, search and export asks this module; nothing filters by
+hand. It is generic over models and users, and knows nothing of data products:
+
+* A superuser may do everything.
+* A model-level permission (``app.change_model``, via a user's groups) covers
+  every object of that model.
+* An object-level permission (django-guardian, direct foreign-key tables) covers
+  one object.
+* A model may declare rows open to every signed-in user for an action, through
+  its queryset's ``open_to_all(action)`` (data products: published ones).
+* A model whose objects belong to a parent declares ``access_parent`` (a lookup
+  such as ``"product"``): it is seen with its parent and changed with it.
+
+An object a user may not see is a 404; one they may see but not act on, a 403.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.http import Http404
+from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
+
+# What an action on a child object (a goal, a KPI) asks of its parent (the product).
+PARENT_ACTION = {VIEW: VIEW, ADD: CHANGE, CHANGE: CHANGE, DELETE: CHANGE}
+
+
+def codename(model: type[models.Model], action: str) -> str:
+    return f"{action}_{model._meta.model_name}"
+
+
+def perm_name(model: type[models.Model], action: str) -> str:
+    return f"{model._meta.app_label}.{codename(model, action)}"
+
+
+def is_signed_in(user) -> bool:
+    return user is not None and not isinstance(user, AnonymousUser) and user.is_authenticated and user.is_active
+
+
+def has_model_perm(user, model: type[models.Model], action: str) -> bool:
+    """True when the user may do ``action`` on every object of ``model``."""
+    if not is_signed_in(user):
+        return False
+    return user.is_superuser or user.has_perm(perm_name(model, action))
+
+
+def parent_model(model: type[models.Model]) -> type[models.Model] | None:
+    lookup = getattr(model, "access_parent", None)
+    if not lookup:
+        return None
+    return model._meta.get_field(lookup).related_model
+
+
+def object_perm_q(user, model: type[models.Model], action: str) -> Q:
+    """Rows the user holds ``action`` on through guardian, directly or through a group."""
+    user_table = get_user_obj_perms_model(model)
+    group_table = get_group_obj_perms_model(model)
+    perm = codename(model, action)
+    by_user = user_table.objects.filter(user=user, permission__codename=perm).values("content_object")
+    by_group = group_table.objects.filter(
+        group__in=user.groups.all(), permission__codename=perm
+    ).values("content_object")
+    return Q(pk__in=by_user) | Q(pk__in=by_group)
+
+
+def restrict(queryset: models.QuerySet, user, action: str = VIEW) -> models.QuerySet:
+    """The rows of ``queryset`` that ``user`` may do ``action`` on."""
+    model = queryset.model
+    if not is_signed_in(user):
+        return queryset.none()
+    parent = parent_model(model)
+    if parent is not None:
+        parent_action = PARENT_ACTION[action]
+        if has_model_perm(user, parent, parent_action):
+            return queryset
+        allowed_parents = restrict(parent._default_manager.all(), user, parent_action)
+        return queryset.filter(**{f"{model.access_parent}__in": allowed_parents.values("pk")})
+    if has_model_perm(user, model, action):
+        return queryset
+    condition = object_perm_q(user, model, action)
+    open_to_all = getattr(queryset, "open_to_all", None)
+    if open_to_all is not None:
+        condition |= open_to_all(action)
+    return queryset.filter(condition)
+
+
+def can(user, action: str, obj: models.Model) -> bool:
+    """May ``user`` do ``action`` on ``obj``?"""
+    model = type(obj)
+    return restrict(model._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def can_add(user, model: type[models.Model], parent: models.Model | None = None) -> bool:
+    """May ``user`` create a ``model`` (under ``parent``, for a child model)?"""
+    if parent is not None:
+        return can(user, PARENT_ACTION[ADD], parent)
+    return has_model_perm(user, model, ADD)
+
+
+def get_visible_or_404(queryset: models.QuerySet, user, **lookup) -> models.Model:
+    """The object the lookup names, or a 404 if it does not exist or the user may not see it."""
+    try:
+        return restrict(queryset, user, VIEW).get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from None
+
+
+def require(user, action: str, obj: models.Model) -> None:
+    """Raise 404 if the user may not see ``obj``, 403 if they may see it but not do ``action``."""
+    if not can(user, VIEW, obj):
+        raise Http404(f"No {obj._meta.verbose_name} matches the given query.")
+    if action != VIEW and not can(user, action, obj):
+        raise PermissionDenied(f"You may not {action} this {obj._meta.verbose_name}.")
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that can restrict itself to what a user may do: ``Model.objects.restrict(user, "view")``."""
+
+    def restrict(self, user, action: str = VIEW) -> models.QuerySet:
+        return restrict(self, user, action)

@@ -1,0 +1,10 @@
+"""Settings for the test suite: the real settings, with the demo key allowed."""
+
+import os
+
+os.environ.setdefault("LODESTAR_DEMO", "true")
+
+from hub.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users in tests
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

@@ -1,0 +1,603 @@
+"""The product spec: what one data product is, designed right to left.
+
+North star → vision → goals → initiatives → hypotheses → use cases → usage
+patterns → SLOs → semantic model (outputs and their columns) → sources. Rules a
+spec must keep live here, in ``clean()``, so forms, the API and imports share them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from access.policy import RestrictedQuerySet
+from utilities import crypto
+from utilities.paths import validate_relative_data_path
+from utilities.validators import (
+    identifier_validator,
+    markdown_validators,
+    no_nul,
+    qualified_name_validator,
+    semver_validator,
+    text_validators,
+)
+
+from . import choices
+from .choices import PUBLIC_STATUSES, KPILevel, Status
+
+User = settings.AUTH_USER_MODEL
+
+
+def name_field(max_length: int = 200, **kwargs) -> models.CharField:
+    return models.CharField(max_length=max_length, validators=[no_nul], **kwargs)
+
+
+def text_field(**kwargs) -> models.TextField:
+    return models.TextField(blank=True, validators=text_validators, **kwargs)
+
+
+def markdown_field(**kwargs) -> models.TextField:
+    return models.TextField(blank=True, validators=markdown_validators, help_text="Markdown.", **kwargs)
+
+
+# --- Reference data -------------------------------------------------------------------------
+
+
+class Domain(models.Model):
+    """A business domain that owns products (Sales, Marketing, Product)."""
+
+    name = name_field(100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = text_field()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=50, unique=True, help_text="Lower-case words joined by hyphens.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(models.Model):
+    """A group of people who consume or build products (Sales operations, Growth)."""
+
+    name = name_field(100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = text_field()
+    members = models.ManyToManyField(User, blank=True, related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConnectionQuerySet(RestrictedQuerySet):
+    pass
+
+
+class Connection(models.Model):
+    """A data source registered by an admin. Its URL (with credentials) is encrypted at rest."""
+
+    ALLOWED_SCHEMES = {"postgresql": choices.ConnectionKind.POSTGRESQL, "postgres": choices.ConnectionKind.POSTGRESQL,
+                       "sqlite": choices.ConnectionKind.SQLITE}
+    # Query options a PostgreSQL URL may carry; anything else (e.g. options that run code) is refused.
+    ALLOWED_PG_OPTIONS = {"sslmode", "connect_timeout", "application_name", "target_session_attrs"}
+
+    name = name_field(100, unique=True)
+    kind = models.CharField(max_length=20, choices=choices.ConnectionKind.choices, editable=False)
+    description = text_field()
+    encrypted_url = models.TextField(editable=False)
+    display_url = models.CharField(max_length=500, editable=False, help_text="The URL without its password.")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = ConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_url(self, url: str) -> None:
+        """Validate and store a connection URL; the plain URL is never kept in a readable field."""
+        self.kind = self.validate_url(url)
+        self.encrypted_url = crypto.encrypt(url)
+        self.display_url = self.redact(url)
+
+    @property
+    def url(self) -> str:
+        return crypto.decrypt(self.encrypted_url)
+
+    @classmethod
+    def validate_url(cls, url: str) -> str:
+        no_nul(url)
+        parts = urlsplit(url)
+        scheme = parts.scheme.split("+")[0].lower()
+        if scheme not in cls.ALLOWED_SCHEMES:
+            allowed = ", ".join(sorted(cls.ALLOWED_SCHEMES))
+            raise ValidationError({"url": f"Scheme {parts.scheme or '(none)'!r} is not allowed; use one of {allowed}."})
+        kind = cls.ALLOWED_SCHEMES[scheme]
+        if kind == choices.ConnectionKind.SQLITE:
+            cls._validate_sqlite_path(parts.path)
+        else:
+            cls._validate_pg_options(parts.query)
+        return kind
+
+    @classmethod
+    def _validate_sqlite_path(cls, path: str) -> None:
+        relative = path[1:] if path.startswith("/") else path
+        try:
+            validate_relative_data_path(relative)
+        except ValidationError as exc:
+            raise ValidationError({"url": f"A SQLite file must lie under the data root: {exc.messages[0]}"}) from None
+        if not relative:
+            raise ValidationError({"url": "Name the SQLite file, e.g. sqlite:///warehouse.db (under the data root)."})
+
+    @classmethod
+    def _validate_pg_options(cls, query: str) -> None:
+        for pair in filter(None, query.split("&")):
+            key = pair.split("=", 1)[0]
+            if key not in cls.ALLOWED_PG_OPTIONS:
+                raise ValidationError({"url": f"Connection option {key!r} is not allowed."})
+
+    @staticmethod
+    def redact(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+# --- The product ----------------------------------------------------------------------------
+
+
+class DataProductQuerySet(RestrictedQuerySet):
+    def open_to_all(self, action: str) -> Q:
+        """Published, deprecated and retired products are visible to every signed-in user."""
+        if action == "view":
+            return Q(status__in=PUBLIC_STATUSES)
+        return Q(pk__in=[])
+
+    def with_card_data(self) -> DataProductQuerySet:
+        """What a product card shows, in a constant number of queries."""
+        return self.select_related("domain", "owner").prefetch_related("tags")
+
+
+class DataProduct(models.Model):
+    slug = models.SlugField(max_length=100, unique=True, help_text="The product's name in URLs and specs.")
+    name = name_field(200)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="products")
+    summary = models.CharField(max_length=300, blank=True, validators=[no_nul], help_text="One sentence.")
+    vision = markdown_field()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    version = models.CharField(max_length=50, default="0.1.0", validators=[semver_validator])
+    tags = models.ManyToManyField(Tag, blank=True, related_name="products")
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_products")
+    stewards = models.ManyToManyField(User, blank=True, related_name="stewarded_products")
+    consumer_teams = models.ManyToManyField(Team, blank=True, related_name="consumed_products")
+    north_star = models.OneToOneField(
+        "KPI", on_delete=models.SET_NULL, null=True, blank=True, related_name="north_star_of"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = DataProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_access", "Approve and revoke access to the product's outputs")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("products:detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        if self.north_star_id is not None:
+            kpi = self.north_star
+            if kpi.product_id != self.pk:
+                raise ValidationError({"north_star": "The north-star KPI must belong to this product."})
+            if kpi.level != KPILevel.NORTH_STAR:
+                raise ValidationError({"north_star": "The north-star KPI must have the level 'north star'."})
+
+    def upstream_products(self) -> set[int]:
+        """Ids of every product this one reads from, directly or through others."""
+        seen: set[int] = set()
+        frontier = {self.pk}
+        while frontier:
+            found = set(
+                ProductInput.objects.filter(product_id__in=frontier, source_output__isnull=False)
+                .values_list("source_output__product_id", flat=True)
+            )
+            frontier = found - seen
+            seen |= found
+        return seen
+
+    def downstream_products(self) -> models.QuerySet:
+        return DataProduct.objects.filter(inputs__source_output__product=self).distinct()
+
+
+class DataProductUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(DataProduct, on_delete=models.CASCADE)
+
+
+class DataProductGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(DataProduct, on_delete=models.CASCADE)
+
+
+class ProductPartQuerySet(RestrictedQuerySet):
+    pass
+
+
+class ProductPart(models.Model):
+    """A part of a product's spec: seen with its product, changed by whoever may change the product."""
+
+    access_parent = "product"
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE)
+
+    objects = ProductPartQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def _check_same_product(self, field: str, other) -> None:
+        if other is not None and self.product_id is not None and other.product_id != self.product_id:
+            raise ValidationError({field: f"The {other._meta.verbose_name} must belong to the same product."})
+
+
+# --- Why: goals, initiatives, hypotheses, use cases, usage -----------------------------------
+
+
+class Goal(ProductPart):
+    """A quantifiable target that delivers on the vision."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="goals")
+    title = name_field(200)
+    description = markdown_field()
+    success_measure = models.CharField(max_length=300, blank=True, validators=[no_nul],
+                                       help_text="How success is measured, e.g. 'cross-sell revenue share'.")
+    target_value = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    target_unit = models.CharField(max_length=30, blank=True, validators=[no_nul], help_text="%, EUR, users…")
+    target_date = models.DateField(null=True, blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["product", "title"], name="unique_goal_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Initiative(ProductPart):
+    """An approach that serves one or more goals."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="initiatives")
+    title = name_field(200)
+    description = markdown_field()
+    goals = models.ManyToManyField(Goal, blank=True, related_name="initiatives")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["product", "title"], name="unique_initiative_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Hypothesis(ProductPart):
+    """We believe that *initiative* will help achieve *goal*."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="hypotheses")
+    title = name_field(200)
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="hypotheses")
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="hypotheses")
+    statement = models.TextField(validators=text_validators)
+    status = models.CharField(max_length=20, choices=choices.HypothesisStatus.choices,
+                              default=choices.HypothesisStatus.PROPOSED)
+    evidence = markdown_field()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "hypotheses"
+        constraints = [models.UniqueConstraint(fields=["product", "title"], name="unique_hypothesis_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        self._check_same_product("goal", getattr(self, "goal", None))
+        self._check_same_product("initiative", getattr(self, "initiative", None))
+
+
+class UseCase(ProductPart):
+    """A practical application of the product, for named stakeholders."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="use_cases")
+    title = name_field(200)
+    description = markdown_field()
+    stakeholders = models.CharField(max_length=300, blank=True, validators=[no_nul],
+                                    help_text="Who benefits, e.g. 'Sales managers, Marketing'.")
+    priority = models.CharField(max_length=10, choices=choices.Priority.choices, default=choices.Priority.MEDIUM)
+    hypotheses = models.ManyToManyField(Hypothesis, blank=True, related_name="use_cases")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["product", "title"], name="unique_use_case_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class UsagePattern(ProductPart):
+    """How the product is used: who, how often, and what they need of the data."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="usage_patterns")
+    name = name_field(200)
+    users = models.CharField(max_length=300, blank=True, validators=[no_nul])
+    frequency = models.CharField(max_length=20, choices=choices.Frequency.choices, default=choices.Frequency.DAILY)
+    update_cadence = models.CharField(max_length=20, choices=choices.Frequency.choices,
+                                      default=choices.Frequency.DAILY)
+    completeness_need = models.CharField(max_length=200, blank=True, validators=[no_nul])
+    freshness_need = models.CharField(max_length=200, blank=True, validators=[no_nul])
+    accuracy_need = models.CharField(max_length=200, blank=True, validators=[no_nul])
+    description = text_field()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_usage_pattern_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- What: outputs and their schema (the semantic model) ------------------------------------
+
+
+class Output(ProductPart):
+    """An output port: a dataset the product delivers, as a file or a table."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="outputs")
+    name = models.CharField(max_length=100, validators=[identifier_validator],
+                            help_text="Identifier, e.g. customer_spend.")
+    description = markdown_field()
+    kind = models.CharField(max_length=10, choices=choices.OutputKind.choices, default=choices.OutputKind.FILE)
+    format = models.CharField(max_length=10, choices=choices.OutputFormat.choices,
+                              default=choices.OutputFormat.PARQUET)
+    path = models.CharField(max_length=500, blank=True, validators=[validate_relative_data_path],
+                            help_text="File path relative to the data root.")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="outputs")
+    table = models.CharField(max_length=200, blank=True, validators=[qualified_name_validator])
+    refresh_cadence = models.CharField(max_length=20, choices=choices.Frequency.choices,
+                                       default=choices.Frequency.DAILY)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_output_name")]
+
+    def __str__(self) -> str:
+        return f"{self.product.slug}.{self.name}" if self.product_id else self.name
+
+    def clean(self) -> None:
+        if self.kind == choices.OutputKind.FILE:
+            self._clean_file()
+        else:
+            self._clean_table()
+
+    def _clean_file(self) -> None:
+        errors = {}
+        if not self.path:
+            errors["path"] = "A file output needs a path under the data root."
+        if self.format == choices.OutputFormat.TABLE:
+            errors["format"] = "A file output is Parquet or CSV."
+        if self.connection_id or self.table:
+            errors["connection"] = "A file output has no connection or table."
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_table(self) -> None:
+        errors = {}
+        if not self.connection_id:
+            errors["connection"] = "A table output needs a connection."
+        if not self.table:
+            errors["table"] = "Name the table, e.g. sales.orders."
+        if self.path:
+            errors["path"] = "A table output has no file path."
+        self.format = choices.OutputFormat.TABLE
+        if errors:
+            raise ValidationError(errors)
+
+
+class OutputColumn(models.Model):
+    """One column of an output's schema, with its role in the semantic model and its classification."""
+
+    access_parent = "output__product"
+
+    output = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=100, validators=[identifier_validator])
+    data_type = models.CharField(max_length=20, choices=choices.DataType.choices, default=choices.DataType.STRING)
+    role = models.CharField(max_length=20, choices=choices.ColumnRole.choices, default=choices.ColumnRole.ATTRIBUTE)
+    classification = models.CharField(max_length=20, choices=choices.Classification.choices,
+                                      default=choices.Classification.INTERNAL)
+    description = models.CharField(max_length=500, blank=True, validators=[no_nul])
+    order = models.PositiveIntegerField(default=0)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["output", "name"], name="unique_output_column_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_pii(self) -> bool:
+        return self.classification == choices.Classification.PII
+
+
+class ProductInput(ProductPart):
+    """Where a product's data comes from: another product's output, or an external source."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="inputs")
+    kind = models.CharField(max_length=10, choices=choices.InputKind.choices, default=choices.InputKind.OUTPUT)
+    source_output = models.ForeignKey(Output, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="consumers")
+    external_name = models.CharField(max_length=200, blank=True, validators=[no_nul],
+                                     help_text="For an external source, e.g. 'Shopify orders API'.")
+    description = text_field()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "input"
+
+    def __str__(self) -> str:
+        return str(self.source_output) if self.source_output_id else self.external_name
+
+    def clean(self) -> None:
+        if self.kind == choices.InputKind.EXTERNAL:
+            if not self.external_name:
+                raise ValidationError({"external_name": "Name the external source."})
+            if self.source_output_id:
+                raise ValidationError({"source_output": "An external input has no product output."})
+            return
+        if not self.source_output_id:
+            raise ValidationError({"source_output": "Choose the upstream output this product reads."})
+        self._check_no_cycle()
+
+    def _check_no_cycle(self) -> None:
+        source_product_id = self.source_output.product_id
+        if source_product_id == self.product_id:
+            raise ValidationError({"source_output": "A product cannot read its own output."})
+        upstream_of_source = DataProduct(pk=source_product_id).upstream_products()
+        if self.product_id in upstream_of_source:
+            raise ValidationError({"source_output": "This input would make a cycle in the lineage."})
+
+
+# --- How it is measured: KPIs and SLOs ------------------------------------------------------
+
+
+class KPI(ProductPart):
+    """A node of the KPI tree: north star → level 1 (outcome) → level 2 (driver) → level 3 (diagnostic)."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="kpis")
+    name = name_field(200)
+    level = models.CharField(max_length=20, choices=KPILevel.choices, default=KPILevel.L1)
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    definition = markdown_field()
+    goals = models.ManyToManyField(Goal, blank=True, related_name="kpis")
+    # The calculation over one of the product's outputs.
+    output = models.ForeignKey(Output, on_delete=models.SET_NULL, null=True, blank=True, related_name="kpis")
+    aggregation = models.CharField(max_length=20, choices=choices.Aggregation.choices, blank=True)
+    column = models.CharField(max_length=100, blank=True, validators=[no_nul])
+    denominator_aggregation = models.CharField(max_length=20, choices=choices.Aggregation.choices, blank=True,
+                                               help_text="For a ratio: the measure to divide by.")
+    denominator_column = models.CharField(max_length=100, blank=True, validators=[no_nul])
+    filter = models.CharField(max_length=500, blank=True, validators=[no_nul],
+                              help_text="Rows to keep, e.g. status = 'completed'.")
+    time_column = models.CharField(max_length=100, blank=True, validators=[no_nul])
+    grain = models.CharField(max_length=10, choices=choices.Grain.choices, blank=True)
+    unit = models.CharField(max_length=30, blank=True, validators=[no_nul])
+    direction = models.CharField(max_length=10, choices=choices.Direction.choices, default=choices.Direction.UP)
+    target = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    indicator_type = models.CharField(max_length=10, choices=choices.IndicatorType.choices,
+                                      default=choices.IndicatorType.LAGGING)
+    owner = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_kpis")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "KPI"
+        verbose_name_plural = "KPIs"
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_kpi_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self._check_same_product("parent", self.parent)
+        self._check_same_product("output", self.output)
+        self._check_tree()
+        self._check_calculation()
+
+    def _check_tree(self) -> None:
+        if self.parent is None:
+            return
+        if self.level == KPILevel.NORTH_STAR:
+            raise ValidationError({"parent": "The north-star KPI is the root of the tree; it has no parent."})
+        node = self.parent
+        while node is not None:
+            if self.pk is not None and node.pk == self.pk:
+                raise ValidationError({"parent": "A KPI cannot be its own ancestor."})
+            node = node.parent
+        if choices.KPI_LEVEL_DEPTH[self.parent.level] >= choices.KPI_LEVEL_DEPTH[self.level]:
+            raise ValidationError({"parent": "The parent must sit on a higher level of the tree."})
+
+    def _check_calculation(self) -> None:
+        if not self.output_id:
+            return
+        known = {column.name for column in self.output.columns.all()}
+        for field in ("column", "denominator_column", "time_column"):
+            value = getattr(self, field)
+            if value and known and value not in known:
+                raise ValidationError({field: f"The output {self.output.name} has no column {value!r}."})
+        if self.aggregation == choices.Aggregation.RATIO and not self.denominator_aggregation:
+            raise ValidationError({"denominator_aggregation": "A ratio needs a denominator measure."})
+        if self.aggregation and self.aggregation != choices.Aggregation.COUNT and not self.column:
+            raise ValidationError({"column": "This aggregation needs a column."})
+
+
+class SLO(ProductPart):
+    """A promise: the share of good measurements of an indicator over a rolling window."""
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="slos")
+    name = name_field(200)
+    category = models.CharField(max_length=20, choices=choices.SLOCategory.choices,
+                                default=choices.SLOCategory.QUALITY)
+    description = text_field()
+    indicator = models.CharField(max_length=300, validators=[no_nul],
+                                 help_text="What is measured, e.g. 'orders output refreshed within 24 h'.")
+    kpi = models.ForeignKey(KPI, on_delete=models.SET_NULL, null=True, blank=True, related_name="slos",
+                            help_text="The KPI the SLO is measured by, if any.")
+    objective_percent = models.DecimalField(
+        max_digits=6, decimal_places=3, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="e.g. 99.5",
+    )
+    window_days = models.PositiveIntegerField(default=28, validators=[MinValueValidator(1), MaxValueValidator(366)])
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "SLO"
+        verbose_name_plural = "SLOs"
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_slo_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self._check_same_product("kpi", self.kpi)
+        if self.objective_percent is not None and self.objective_percent <= 0:
+            raise ValidationError({"objective_percent": "The objective must be above 0 %."})

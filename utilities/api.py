@@ -1,0 +1,25 @@
+"""API conventions shared by every app: errors as JSON naming the field path."""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def validation_error_detail(error: DjangoValidationError) -> dict | list:
+    """A model-layer ValidationError as DRF's field → messages mapping."""
+    if hasattr(error, "error_dict"):
+        return {field: [m for e in errors for m in e.messages] for field, errors in error.error_dict.items()}
+    return {"non_field_errors": error.messages}
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus model-layer validation errors as 400s instead of 500s."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(validation_error_detail(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or None)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    return drf_exception_handler(exc, context)
