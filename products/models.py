@@ -96,8 +96,11 @@ class ConnectionQuerySet(RestrictedQuerySet):
 class Connection(models.Model):
     """A data source registered by an admin. Its URL (with credentials) is encrypted at rest."""
 
-    ALLOWED_SCHEMES = {"postgresql": choices.ConnectionKind.POSTGRESQL, "postgres": choices.ConnectionKind.POSTGRESQL,
-                       "sqlite": choices.ConnectionKind.SQLITE}
+    ALLOWED_SCHEMES = {
+        "postgresql": choices.ConnectionKind.POSTGRESQL,
+        "postgres": choices.ConnectionKind.POSTGRESQL,
+        "sqlite": choices.ConnectionKind.SQLITE,
+    }
     # Query options a PostgreSQL URL may carry; anything else (e.g. options that run code) is refused.
     ALLOWED_PG_OPTIONS = {"sslmode", "connect_timeout", "application_name", "target_session_attrs"}
 
@@ -182,6 +185,37 @@ class DataProductQuerySet(RestrictedQuerySet):
         """What a product card shows, in a constant number of queries."""
         return self.select_related("domain", "owner").prefetch_related("tags")
 
+    def search(self, text: str) -> DataProductQuerySet:
+        """Products whose name, slug, summary, vision, domain or tags mention every word of ``text``."""
+        result = self
+        for word in text.split()[:10]:
+            result = result.filter(
+                Q(name__icontains=word)
+                | Q(slug__icontains=word)
+                | Q(summary__icontains=word)
+                | Q(vision__icontains=word)
+                | Q(domain__name__icontains=word)
+                | Q(pk__in=DataProduct.tags.through.objects.filter(tag__name__icontains=word).values("dataproduct_id"))
+            )
+        return result
+
+    def filter_facets(
+        self, *, domain: str = "", tag: str = "", status: str = "", owner: str = ""
+    ) -> DataProductQuerySet:
+        """Narrow by the hub's facets: domain slug, tag name, status, owner username."""
+        result = self
+        if domain:
+            result = result.filter(domain__slug=domain)
+        if tag:
+            result = result.filter(
+                pk__in=DataProduct.tags.through.objects.filter(tag__name=tag).values("dataproduct_id")
+            )
+        if status:
+            result = result.filter(status=status)
+        if owner:
+            result = result.filter(owner__username=owner)
+        return result
+
 
 class DataProduct(models.Model):
     slug = models.SlugField(max_length=100, unique=True, help_text="The product's name in URLs and specs.")
@@ -227,8 +261,9 @@ class DataProduct(models.Model):
         frontier = {self.pk}
         while frontier:
             found = set(
-                ProductInput.objects.filter(product_id__in=frontier, source_output__isnull=False)
-                .values_list("source_output__product_id", flat=True)
+                ProductInput.objects.filter(product_id__in=frontier, source_output__isnull=False).values_list(
+                    "source_output__product_id", flat=True
+                )
             )
             frontier = found - seen
             seen |= found
@@ -276,8 +311,12 @@ class Goal(ProductPart):
     product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="goals")
     title = name_field(200)
     description = markdown_field()
-    success_measure = models.CharField(max_length=300, blank=True, validators=[no_nul],
-                                       help_text="How success is measured, e.g. 'cross-sell revenue share'.")
+    success_measure = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[no_nul],
+        help_text="How success is measured, e.g. 'cross-sell revenue share'.",
+    )
     target_value = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
     target_unit = models.CharField(max_length=30, blank=True, validators=[no_nul], help_text="%, EUR, users…")
     target_date = models.DateField(null=True, blank=True)
@@ -316,8 +355,9 @@ class Hypothesis(ProductPart):
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="hypotheses")
     initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="hypotheses")
     statement = models.TextField(validators=text_validators)
-    status = models.CharField(max_length=20, choices=choices.HypothesisStatus.choices,
-                              default=choices.HypothesisStatus.PROPOSED)
+    status = models.CharField(
+        max_length=20, choices=choices.HypothesisStatus.choices, default=choices.HypothesisStatus.PROPOSED
+    )
     evidence = markdown_field()
 
     class Meta:
@@ -339,8 +379,9 @@ class UseCase(ProductPart):
     product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="use_cases")
     title = name_field(200)
     description = markdown_field()
-    stakeholders = models.CharField(max_length=300, blank=True, validators=[no_nul],
-                                    help_text="Who benefits, e.g. 'Sales managers, Marketing'.")
+    stakeholders = models.CharField(
+        max_length=300, blank=True, validators=[no_nul], help_text="Who benefits, e.g. 'Sales managers, Marketing'."
+    )
     priority = models.CharField(max_length=10, choices=choices.Priority.choices, default=choices.Priority.MEDIUM)
     hypotheses = models.ManyToManyField(Hypothesis, blank=True, related_name="use_cases")
 
@@ -359,8 +400,7 @@ class UsagePattern(ProductPart):
     name = name_field(200)
     users = models.CharField(max_length=300, blank=True, validators=[no_nul])
     frequency = models.CharField(max_length=20, choices=choices.Frequency.choices, default=choices.Frequency.DAILY)
-    update_cadence = models.CharField(max_length=20, choices=choices.Frequency.choices,
-                                      default=choices.Frequency.DAILY)
+    update_cadence = models.CharField(max_length=20, choices=choices.Frequency.choices, default=choices.Frequency.DAILY)
     completeness_need = models.CharField(max_length=200, blank=True, validators=[no_nul])
     freshness_need = models.CharField(max_length=200, blank=True, validators=[no_nul])
     accuracy_need = models.CharField(max_length=200, blank=True, validators=[no_nul])
@@ -381,19 +421,23 @@ class Output(ProductPart):
     """An output port: a dataset the product delivers, as a file or a table."""
 
     product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="outputs")
-    name = models.CharField(max_length=100, validators=[identifier_validator],
-                            help_text="Identifier, e.g. customer_spend.")
+    name = models.CharField(
+        max_length=100, validators=[identifier_validator], help_text="Identifier, e.g. customer_spend."
+    )
     description = markdown_field()
     kind = models.CharField(max_length=10, choices=choices.OutputKind.choices, default=choices.OutputKind.FILE)
-    format = models.CharField(max_length=10, choices=choices.OutputFormat.choices,
-                              default=choices.OutputFormat.PARQUET)
-    path = models.CharField(max_length=500, blank=True, validators=[validate_relative_data_path],
-                            help_text="File path relative to the data root.")
-    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="outputs")
+    format = models.CharField(max_length=10, choices=choices.OutputFormat.choices, default=choices.OutputFormat.PARQUET)
+    path = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_relative_data_path],
+        help_text="File path relative to the data root.",
+    )
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, null=True, blank=True, related_name="outputs")
     table = models.CharField(max_length=200, blank=True, validators=[qualified_name_validator])
-    refresh_cadence = models.CharField(max_length=20, choices=choices.Frequency.choices,
-                                       default=choices.Frequency.DAILY)
+    refresh_cadence = models.CharField(
+        max_length=20, choices=choices.Frequency.choices, default=choices.Frequency.DAILY
+    )
 
     class Meta:
         ordering = ["name"]
@@ -441,8 +485,9 @@ class OutputColumn(models.Model):
     name = models.CharField(max_length=100, validators=[identifier_validator])
     data_type = models.CharField(max_length=20, choices=choices.DataType.choices, default=choices.DataType.STRING)
     role = models.CharField(max_length=20, choices=choices.ColumnRole.choices, default=choices.ColumnRole.ATTRIBUTE)
-    classification = models.CharField(max_length=20, choices=choices.Classification.choices,
-                                      default=choices.Classification.INTERNAL)
+    classification = models.CharField(
+        max_length=20, choices=choices.Classification.choices, default=choices.Classification.INTERNAL
+    )
     description = models.CharField(max_length=500, blank=True, validators=[no_nul])
     order = models.PositiveIntegerField(default=0)
 
@@ -465,10 +510,10 @@ class ProductInput(ProductPart):
 
     product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="inputs")
     kind = models.CharField(max_length=10, choices=choices.InputKind.choices, default=choices.InputKind.OUTPUT)
-    source_output = models.ForeignKey(Output, on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="consumers")
-    external_name = models.CharField(max_length=200, blank=True, validators=[no_nul],
-                                     help_text="For an external source, e.g. 'Shopify orders API'.")
+    source_output = models.ForeignKey(Output, on_delete=models.PROTECT, null=True, blank=True, related_name="consumers")
+    external_name = models.CharField(
+        max_length=200, blank=True, validators=[no_nul], help_text="For an external source, e.g. 'Shopify orders API'."
+    )
     description = text_field()
 
     class Meta:
@@ -514,18 +559,24 @@ class KPI(ProductPart):
     output = models.ForeignKey(Output, on_delete=models.SET_NULL, null=True, blank=True, related_name="kpis")
     aggregation = models.CharField(max_length=20, choices=choices.Aggregation.choices, blank=True)
     column = models.CharField(max_length=100, blank=True, validators=[no_nul])
-    denominator_aggregation = models.CharField(max_length=20, choices=choices.Aggregation.choices, blank=True,
-                                               help_text="For a ratio: the measure to divide by.")
+    denominator_aggregation = models.CharField(
+        max_length=20,
+        choices=choices.Aggregation.choices,
+        blank=True,
+        help_text="For a ratio: the measure to divide by.",
+    )
     denominator_column = models.CharField(max_length=100, blank=True, validators=[no_nul])
-    filter = models.CharField(max_length=500, blank=True, validators=[no_nul],
-                              help_text="Rows to keep, e.g. status = 'completed'.")
+    filter = models.CharField(
+        max_length=500, blank=True, validators=[no_nul], help_text="Rows to keep, e.g. status = 'completed'."
+    )
     time_column = models.CharField(max_length=100, blank=True, validators=[no_nul])
     grain = models.CharField(max_length=10, choices=choices.Grain.choices, blank=True)
     unit = models.CharField(max_length=30, blank=True, validators=[no_nul])
     direction = models.CharField(max_length=10, choices=choices.Direction.choices, default=choices.Direction.UP)
     target = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
-    indicator_type = models.CharField(max_length=10, choices=choices.IndicatorType.choices,
-                                      default=choices.IndicatorType.LAGGING)
+    indicator_type = models.CharField(
+        max_length=10, choices=choices.IndicatorType.choices, default=choices.IndicatorType.LAGGING
+    )
     owner = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_kpis")
 
     class Meta:
@@ -575,15 +626,23 @@ class SLO(ProductPart):
 
     product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="slos")
     name = name_field(200)
-    category = models.CharField(max_length=20, choices=choices.SLOCategory.choices,
-                                default=choices.SLOCategory.QUALITY)
+    category = models.CharField(max_length=20, choices=choices.SLOCategory.choices, default=choices.SLOCategory.QUALITY)
     description = text_field()
-    indicator = models.CharField(max_length=300, validators=[no_nul],
-                                 help_text="What is measured, e.g. 'orders output refreshed within 24 h'.")
-    kpi = models.ForeignKey(KPI, on_delete=models.SET_NULL, null=True, blank=True, related_name="slos",
-                            help_text="The KPI the SLO is measured by, if any.")
+    indicator = models.CharField(
+        max_length=300, validators=[no_nul], help_text="What is measured, e.g. 'orders output refreshed within 24 h'."
+    )
+    kpi = models.ForeignKey(
+        KPI,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="slos",
+        help_text="The KPI the SLO is measured by, if any.",
+    )
     objective_percent = models.DecimalField(
-        max_digits=6, decimal_places=3, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        max_digits=6,
+        decimal_places=3,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text="e.g. 99.5",
     )
     window_days = models.PositiveIntegerField(default=28, validators=[MinValueValidator(1), MaxValueValidator(366)])
