@@ -1,10 +1,27 @@
+"""The REST API under /api/v1/: one router for every app's viewsets."""
+
 from django.urls import include, path
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
+from access.api import TokenView
+from products import api as products
+
 router = DefaultRouter()
+router.register("products", products.DataProductViewSet, basename="product")
+router.register("domains", products.DomainViewSet, basename="domain")
+router.register("tags", products.TagViewSet, basename="tag")
+router.register("teams", products.TeamViewSet, basename="team")
+router.register("goals", products.GoalViewSet, basename="goal")
+router.register("initiatives", products.InitiativeViewSet, basename="initiative")
+router.register("hypotheses", products.HypothesisViewSet, basename="hypothesis")
+router.register("use-cases", products.UseCaseViewSet, basename="usecase")
+router.register("usage-patterns", products.UsagePatternViewSet, basename="usagepattern")
+router.register("outputs", products.OutputViewSet, basename="output")
+router.register("kpis", products.KPIViewSet, basename="kpi")
+router.register("slos", products.SLOViewSet, basename="slo")
+router.register("inputs", products.ProductInputViewSet, basename="input")
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     path("", include(router.urls)),
 ]

@@ -1,0 +1,74 @@
+# Lodestar — everyday commands. GNU make 4.3; needs only python3 (3.11) and make.
+#
+#   make run     install, migrate, seed demo data, serve http://127.0.0.1:8000 (HOST=, PORT=)
+#   make test    the test suite (SQLite, or PostgreSQL when DATABASE_URL is set)
+#   make lint    ruff check and ruff format --check
+#   make bench   page and API latency on 10,000 products (needs PostgreSQL)
+#   make clean   remove the virtualenv, caches and collected static files (keeps the database in var/)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := $(wildcard requirements*.txt)
+
+# make run
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ROWS ?= 100000
+DEMO_PASSWORD ?= lodestar
+WEB_WORKERS ?= 2
+WEB_THREADS ?= 4
+# Start a Celery worker and beat beside the web server: yes, no, or auto (yes as soon as an
+# app has a tasks.py). The embedded broker is a folder under LODESTAR_VAR_DIR; no server needed.
+CELERY ?= auto
+
+# make test: extra pytest arguments, e.g. make test PYTEST_ARGS="tests/access -k drafts"
+PYTEST_ARGS ?=
+
+# make bench
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lodestar_bench
+BENCH_ARGS ?=
+
+.PHONY: help install run test lint format bench clean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+install: $(STAMP)
+
+# Reinstall only when a requirements file is newer than the stamp.
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: install
+	HOST=$(HOST) PORT=$(PORT) DEMO_ROWS=$(DEMO_ROWS) DEMO_PASSWORD=$(DEMO_PASSWORD) \
+	WEB_WORKERS=$(WEB_WORKERS) WEB_THREADS=$(WEB_THREADS) CELERY=$(CELERY) \
+	PATH="$(abspath $(BIN)):$$PATH" scripts/run_embedded.sh
+
+test: install
+	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests — that is a failure" >&2; fi; \
+	exit $$status
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) bench/bench_pages.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var/static .ruff_cache .pytest_cache .hypothesis bench/results tests/artifacts
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

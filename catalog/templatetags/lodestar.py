@@ -1,0 +1,114 @@
+"""Template tags and filters for Lodestar's pages: ``{% load lodestar %}``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+
+from utilities.markdown import render_markdown
+
+register = template.Library()
+
+# Badge colours by value: a value's tone is the same wherever it appears.
+TONES = {
+    # product status
+    "draft": "neutral",
+    "published": "success",
+    "deprecated": "warning",
+    "retired": "retired",
+    # hypothesis status
+    "proposed": "info",
+    "validated": "success",
+    "rejected": "danger",
+    # priority
+    "high": "danger",
+    "medium": "warning",
+    "low": "neutral",
+    # classification
+    "public": "success",
+    "internal": "neutral",
+    "pii": "danger",
+    # SLO category
+    "architecture": "info",
+    "quality": "accent",
+    "governance": "warning",
+    # KPI levels
+    "north_star": "accent",
+    "l1": "info",
+    "l2": "neutral",
+    "l3": "muted",
+}
+KPI_LEVEL_SHORT = {"north_star": "North star", "l1": "L1", "l2": "L2", "l3": "L3"}
+
+
+@register.filter(is_safe=True)
+def markdown(text: str | None) -> SafeString:
+    """Render user-written markdown, sanitised: ``{{ product.vision|markdown }}``."""
+    return render_markdown(text)
+
+
+@register.simple_tag
+def badge(value: str, label: str = "", extra_class: str = "") -> SafeString:
+    """A coloured pill for a choice value: ``{% badge product.status product.get_status_display %}``."""
+    tone = TONES.get(str(value), "neutral")
+    classes = f"badge badge--{tone} {extra_class}".strip()
+    return format_html('<span class="{}">{}</span>', classes, label or value)
+
+
+@register.simple_tag
+def kpi_level_badge(level: str) -> SafeString:
+    return badge(level, KPI_LEVEL_SHORT.get(level, level), "badge--level")
+
+
+@register.filter
+def number(value) -> str:
+    """A decimal without trailing zeros: 15.0000 → 15, 99.500 → 99.5."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+    else:
+        text = str(value)
+    return text
+
+
+@register.filter
+def has_pii(columns) -> bool:
+    """Does any of these output columns hold personal data?"""
+    return any(column.is_pii for column in columns)
+
+
+@register.filter
+def display_name(user) -> str:
+    """A person's full name, or their username."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def initials(user) -> str:
+    name = display_name(user)
+    parts = [part for part in name.replace(".", " ").replace("_", " ").split() if part]
+    return ("".join(part[0] for part in parts[:2]) or "?").upper()
+
+
+@register.simple_tag(takes_context=True)
+def render_panel(context: template.Context, panel) -> SafeString:
+    """Render a product page panel with its own context on top of the page's (see ``products.panels``)."""
+    panel_template = context.template.engine.get_template(panel.template)
+    with context.push(panel=panel, **panel.context):
+        return panel_template.render(context)
+
+
+@register.filter
+def ago(value) -> str:
+    """'3 days ago' — the largest unit only, for compact lists."""
+    if not value:
+        return ""
+    text = timesince(value, depth=1)
+    return "just now" if text.startswith("0\xa0") else f"{text} ago"

@@ -1,0 +1,283 @@
+"""The Django admin for the product spec. Admin forms are ModelForms, so every save runs the models' clean()."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from guardian.admin import GuardedModelAdmin
+
+from .choices import KPILevel
+from .models import (
+    KPI,
+    SLO,
+    Connection,
+    DataProduct,
+    Domain,
+    Goal,
+    Hypothesis,
+    Initiative,
+    Output,
+    OutputColumn,
+    ProductInput,
+    Tag,
+    Team,
+    UsagePattern,
+    UseCase,
+)
+
+# --- Reference data -------------------------------------------------------------------------
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["members"]
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    """The URL is write-only: it is validated and encrypted by ``Connection.set_url`` and never shown again."""
+
+    url = forms.CharField(
+        label="URL",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
+        help_text="e.g. postgresql://reader:secret@db.example.com:5432/warehouse or sqlite:///warehouse.db "
+        "(under the data root). Stored encrypted and never shown again.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["name", "description"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["url"].required = True
+        else:
+            self.fields["url"].help_text += " Leave blank to keep the current URL."
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url:
+            return url
+        try:
+            Connection.validate_url(url)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict.get("url", exc.messages)) from None
+        return url
+
+    def save(self, commit: bool = True) -> Connection:
+        if self.cleaned_data.get("url"):
+            self.instance.set_url(self.cleaned_data["url"])
+        return super().save(commit)
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionAdminForm
+    list_display = ["name", "kind", "display_url", "updated"]
+    list_filter = ["kind"]
+    search_fields = ["name", "display_url"]
+    readonly_fields = ["kind", "display_url", "created", "updated"]
+    fields = ["name", "description", "url", "kind", "display_url", "created", "updated"]
+
+
+# --- The product ----------------------------------------------------------------------------
+
+
+class GoalInline(admin.TabularInline):
+    model = Goal
+    fields = ["title", "success_measure", "target_value", "target_unit", "target_date", "order"]
+    extra = 0
+    show_change_link = True
+
+
+class InitiativeInline(admin.TabularInline):
+    model = Initiative
+    fields = ["title", "order"]
+    extra = 0
+    show_change_link = True
+
+
+class UseCaseInline(admin.TabularInline):
+    model = UseCase
+    fields = ["title", "stakeholders", "priority"]
+    extra = 0
+    show_change_link = True
+
+
+class UsagePatternInline(admin.TabularInline):
+    model = UsagePattern
+    fields = ["name", "users", "frequency", "update_cadence"]
+    extra = 0
+    show_change_link = True
+
+
+class OutputInline(admin.TabularInline):
+    model = Output
+    fields = ["name", "kind", "format", "path", "connection", "table", "refresh_cadence"]
+    extra = 0
+    show_change_link = True
+
+
+class SLOInline(admin.TabularInline):
+    model = SLO
+    fields = ["name", "category", "indicator", "objective_percent", "window_days"]
+    extra = 0
+    show_change_link = True
+
+
+class ProductInputInline(admin.TabularInline):
+    model = ProductInput
+    fk_name = "product"
+    fields = ["kind", "source_output", "external_name"]
+    autocomplete_fields = ["source_output"]
+    extra = 0
+
+
+@admin.register(DataProduct)
+class DataProductAdmin(GuardedModelAdmin):
+    """Products, with their spec inline; 'Object permissions' manages who may see and change each one."""
+
+    list_display = ["name", "slug", "domain", "status", "owner", "version", "updated"]
+    list_filter = ["status", "domain"]
+    list_select_related = ["domain", "owner"]
+    search_fields = ["name", "slug", "summary"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["domain", "owner", "tags", "stewards", "consumer_teams"]
+    readonly_fields = ["created", "updated"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "domain", "status", "version", "summary", "vision", "tags"]}),
+        ("People", {"fields": ["owner", "stewards", "consumer_teams"]}),
+        ("Measurement", {"fields": ["north_star"]}),
+        ("History", {"fields": ["created", "updated"], "classes": ["collapse"]}),
+    ]
+    inlines = [
+        GoalInline,
+        InitiativeInline,
+        UseCaseInline,
+        UsagePatternInline,
+        OutputInline,
+        SLOInline,
+        ProductInputInline,
+    ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "north_star":
+            # Only this product's north-star KPIs qualify (the model's clean() says so too).
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = (
+                KPI.objects.filter(product_id=object_id, level=KPILevel.NORTH_STAR) if object_id else KPI.objects.none()
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ProductPartAdmin(admin.ModelAdmin):
+    """A part of a product's spec; listed with its product."""
+
+    list_select_related = ["product"]
+    list_filter = ["product__domain"]
+    autocomplete_fields = ["product"]
+
+
+@admin.register(Goal)
+class GoalAdmin(ProductPartAdmin):
+    list_display = ["title", "product", "target_value", "target_unit", "target_date"]
+    search_fields = ["title", "product__name"]
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(ProductPartAdmin):
+    list_display = ["title", "product"]
+    search_fields = ["title", "product__name"]
+    autocomplete_fields = ["product", "goals"]
+
+
+@admin.register(Hypothesis)
+class HypothesisAdmin(ProductPartAdmin):
+    list_display = ["title", "product", "goal", "initiative", "status"]
+    list_select_related = ["product", "goal", "initiative"]
+    list_filter = ["status", "product__domain"]
+    search_fields = ["title", "statement", "product__name"]
+    autocomplete_fields = ["product", "goal", "initiative"]
+
+
+@admin.register(UseCase)
+class UseCaseAdmin(ProductPartAdmin):
+    list_display = ["title", "product", "priority", "stakeholders"]
+    list_filter = ["priority", "product__domain"]
+    search_fields = ["title", "product__name"]
+    autocomplete_fields = ["product", "hypotheses"]
+
+
+@admin.register(UsagePattern)
+class UsagePatternAdmin(ProductPartAdmin):
+    list_display = ["name", "product", "frequency", "update_cadence"]
+    search_fields = ["name", "product__name"]
+
+
+class OutputColumnInline(admin.TabularInline):
+    model = OutputColumn
+    fields = ["name", "data_type", "role", "classification", "description", "order"]
+    extra = 0
+
+
+@admin.register(Output)
+class OutputAdmin(ProductPartAdmin):
+    list_display = ["__str__", "kind", "format", "path", "connection", "table"]
+    list_select_related = ["product", "connection"]
+    list_filter = ["kind", "format", "product__domain"]
+    search_fields = ["name", "product__name", "product__slug", "table", "path"]
+    autocomplete_fields = ["product", "connection"]
+    inlines = [OutputColumnInline]
+
+
+@admin.register(OutputColumn)
+class OutputColumnAdmin(admin.ModelAdmin):
+    list_display = ["name", "output", "data_type", "role", "classification"]
+    list_select_related = ["output__product"]
+    list_filter = ["classification", "role", "data_type"]
+    search_fields = ["name", "output__name", "output__product__name"]
+    autocomplete_fields = ["output"]
+
+
+@admin.register(ProductInput)
+class ProductInputAdmin(ProductPartAdmin):
+    list_display = ["__str__", "product", "kind"]
+    list_select_related = ["product", "source_output__product"]
+    list_filter = ["kind"]
+    search_fields = ["external_name", "product__name", "source_output__name"]
+    autocomplete_fields = ["product", "source_output"]
+
+
+@admin.register(KPI)
+class KPIAdmin(ProductPartAdmin):
+    list_display = ["name", "product", "level", "parent", "unit", "direction", "target", "indicator_type"]
+    list_select_related = ["product", "parent"]
+    list_filter = ["level", "indicator_type", "product__domain"]
+    search_fields = ["name", "product__name"]
+    autocomplete_fields = ["product", "parent", "output", "owner", "goals"]
+
+
+@admin.register(SLO)
+class SLOAdmin(ProductPartAdmin):
+    list_display = ["name", "product", "category", "objective_percent", "window_days"]
+    list_filter = ["category", "product__domain"]
+    search_fields = ["name", "indicator", "product__name"]
+    autocomplete_fields = ["product", "kpi"]

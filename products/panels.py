@@ -1,0 +1,263 @@
+"""The product page is assembled from panels that apps register.
+
+``products`` registers the spec's own panels below; other apps (quality, access)
+register theirs from their ``AppConfig.ready()``, so ``products`` never imports them::
+
+    from products.panels import register_panel
+
+    register_panel("health", "quality/_health_panel.html", order=35, context_fn=health_context, title="Health")
+
+A panel's ``context_fn(request, product)`` returns the variables its template needs,
+or ``None`` to leave the panel off the page (e.g. a user who may not see it). Two keys
+have a meaning on the page: ``count`` (shown in the section nav) and ``edit_url`` (an
+"Edit" link in the panel's header, for users who may change the product). It must
+take a constant number of queries: the product arrives with its spec prefetched
+(see ``products.views.DataProductDetailView``), so read related rows with ``.all()``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from access import policy
+
+from . import choices
+from .choices import KPI_LEVEL_DEPTH, KPILevel
+from .models import KPI, DataProduct
+
+ContextFn = Callable[[HttpRequest, DataProduct], dict | None]
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str
+    template: str
+    order: int
+    context_fn: ContextFn | None = None
+    title: str = ""
+
+
+@dataclass
+class BoundPanel:
+    """A panel with its context, ready to render on one product's page."""
+
+    panel: Panel
+    context: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.panel.name
+
+    @property
+    def title(self) -> str:
+        return self.panel.title
+
+    @property
+    def template(self) -> str:
+        return self.panel.template
+
+    @property
+    def count(self) -> int | None:
+        """How many items the panel lists, shown beside its name in the page's section nav."""
+        return self.context.get("count")
+
+
+_registry: dict[str, Panel] = {}
+
+
+def register_panel(
+    name: str, template: str, order: int, context_fn: ContextFn | None = None, *, title: str = ""
+) -> Panel:
+    """Add (or replace) a panel on the product page. Lower ``order`` comes first."""
+    panel = Panel(name=name, template=template, order=order, context_fn=context_fn, title=title or name.title())
+    _registry[name] = panel
+    return panel
+
+
+def unregister_panel(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def registered_panels() -> list[Panel]:
+    return sorted(_registry.values(), key=lambda panel: (panel.order, panel.name))
+
+
+def bind_panels(request: HttpRequest, product: DataProduct) -> list[BoundPanel]:
+    """The panels to show on ``product``'s page, in order, each with its context."""
+    bound = []
+    for panel in registered_panels():
+        context = panel.context_fn(request, product) if panel.context_fn else {}
+        if context is not None:
+            bound.append(BoundPanel(panel, context))
+    return bound
+
+
+# --- The KPI tree ----------------------------------------------------------------------------
+
+
+@dataclass
+class KPINode:
+    kpi: KPI
+    depth: int
+    calculation: str
+    linked: bool = True  # False for a KPI listed at its level because it has no parent in the tree
+    root: bool = False
+
+
+def _measure(aggregation: str, column: str) -> str:
+    if aggregation == choices.Aggregation.COUNT:
+        return f"count({column or '*'})"
+    if aggregation == choices.Aggregation.COUNT_DISTINCT:
+        return f"count(distinct {column})"
+    return f"{aggregation}({column})"
+
+
+def kpi_calculation(kpi: KPI) -> str:
+    """The calculation in one line, e.g. ``sum(revenue) by month over orders where status = 'paid'``."""
+    if not kpi.aggregation:
+        return ""
+    if kpi.aggregation == choices.Aggregation.RATIO:
+        numerator = kpi.column or "count(*)"
+        text = f"{numerator} / {_measure(kpi.denominator_aggregation, kpi.denominator_column)}"
+    else:
+        text = _measure(kpi.aggregation, kpi.column)
+    if kpi.grain:
+        text += f" by {kpi.grain}"
+    if kpi.output_id:
+        text += f" over {kpi.output.name}"
+    if kpi.filter:
+        text += f" where {kpi.filter}"
+    return text
+
+
+def _tree_order(kpi: KPI) -> tuple:
+    return (KPI_LEVEL_DEPTH.get(kpi.level, 9), kpi.pk)
+
+
+def kpi_tree(kpis: Iterable[KPI], north_star_id: int | None = None) -> list[KPINode]:
+    """The KPI tree flattened depth-first, from the north star down.
+
+    KPIs whose parent is missing are listed after the tree, each at its own level.
+    Built in Python from one list of KPIs, so the page's query count does not grow with the tree.
+    """
+    kpis = list(kpis)
+    by_id = {kpi.pk: kpi for kpi in kpis}
+    children: dict[int, list[KPI]] = defaultdict(list)
+    roots = []
+    for kpi in kpis:
+        if kpi.parent_id in by_id and kpi.parent_id != kpi.pk:
+            children[kpi.parent_id].append(kpi)
+        else:
+            roots.append(kpi)
+    # The product's north star first, then other north stars, then unlinked KPIs by level.
+    roots.sort(key=lambda kpi: (kpi.pk != north_star_id, kpi.level != KPILevel.NORTH_STAR, *_tree_order(kpi)))
+    nodes: list[KPINode] = []
+    seen: set[int] = set()
+
+    def visit(kpi: KPI, depth: int, linked: bool, root: bool = False) -> None:
+        if kpi.pk in seen:  # a cycle in bad data must not loop forever
+            return
+        seen.add(kpi.pk)
+        nodes.append(KPINode(kpi, depth, kpi_calculation(kpi), linked, root))
+        for child in sorted(children[kpi.pk], key=_tree_order):
+            visit(child, depth + 1, linked)
+
+    for root in roots:
+        is_north_star = root.level == KPILevel.NORTH_STAR
+        visit(root, 0 if is_north_star else KPI_LEVEL_DEPTH.get(root.level, 1), is_north_star, root=True)
+    return nodes
+
+
+# --- The spec's own panels -------------------------------------------------------------------
+
+
+def edit_url(product: DataProduct, section: str = "") -> str:
+    """Where to edit a part of the product's spec (its own fields when ``section`` is empty)."""
+    if not section:
+        return reverse("products:edit", kwargs={"slug": product.slug})
+    return reverse("products:edit-section", kwargs={"slug": product.slug, "section": section})
+
+
+def vision_context(request: HttpRequest, product: DataProduct) -> dict:
+    return {"vision": product.vision, "edit_url": edit_url(product)}
+
+
+def why_context(request: HttpRequest, product: DataProduct) -> dict:
+    goals = list(product.goals.all())
+    initiatives = list(product.initiatives.all())
+    use_cases = list(product.use_cases.all())
+    hypotheses = [hypothesis for goal in goals for hypothesis in goal.hypotheses.all()]
+    return {
+        "goals": goals,
+        "initiatives": initiatives,
+        "use_cases": use_cases,
+        "hypothesis_count": len(hypotheses),
+        "edit_url": edit_url(product, "goals"),
+        "count": len(goals) + len(initiatives) + len(hypotheses) + len(use_cases),
+    }
+
+
+def usage_context(request: HttpRequest, product: DataProduct) -> dict:
+    patterns = list(product.usage_patterns.all())
+    return {"usage_patterns": patterns, "count": len(patterns), "edit_url": edit_url(product, "usage-patterns")}
+
+
+def kpis_context(request: HttpRequest, product: DataProduct) -> dict:
+    nodes = kpi_tree(product.kpis.all(), product.north_star_id)
+    return {"kpi_nodes": nodes, "count": len(nodes), "edit_url": edit_url(product, "kpis")}
+
+
+def outputs_context(request: HttpRequest, product: DataProduct) -> dict:
+    outputs = list(product.outputs.all())
+    return {"outputs": outputs, "count": len(outputs), "edit_url": edit_url(product, "outputs")}
+
+
+def slos_context(request: HttpRequest, product: DataProduct) -> dict:
+    slos = list(product.slos.all())
+    return {"slos": slos, "count": len(slos), "edit_url": edit_url(product, "slos")}
+
+
+def people_context(request: HttpRequest, product: DataProduct) -> dict:
+    return {
+        "owner": product.owner,
+        "stewards": list(product.stewards.all()),
+        "consumer_teams": list(product.consumer_teams.all()),
+        "edit_url": edit_url(product),
+    }
+
+
+def lineage_context(request: HttpRequest, product: DataProduct) -> dict:
+    """Upstream inputs and downstream products, naming only the products the user may see."""
+    inputs = list(product.inputs.all())
+    upstream_ids = {item.source_output.product_id for item in inputs if item.source_output_id}
+    visible_ids = set(
+        policy.restrict(DataProduct.objects.filter(pk__in=upstream_ids), request.user).values_list("pk", flat=True)
+    )
+    upstream = [
+        {"input": item, "visible": bool(item.source_output_id) and item.source_output.product_id in visible_ids}
+        for item in inputs
+    ]
+    downstream = list(
+        policy.restrict(product.downstream_products(), request.user).select_related("domain").order_by("name")
+    )
+    return {
+        "upstream": upstream,
+        "downstream": downstream,
+        "count": len(upstream) + len(downstream),
+        "edit_url": edit_url(product, "inputs"),
+    }
+
+
+register_panel("vision", "products/_vision.html", 10, vision_context, title="Vision")
+register_panel("why", "products/_why.html", 20, why_context, title="Why")
+register_panel("usage", "products/_usage.html", 30, usage_context, title="Usage")
+register_panel("kpis", "products/_kpis.html", 40, kpis_context, title="KPIs")
+register_panel("outputs", "products/_outputs.html", 50, outputs_context, title="Outputs")
+register_panel("slos", "products/_slos.html", 60, slos_context, title="SLOs")
+register_panel("people", "products/_people.html", 70, people_context, title="People")
+register_panel("lineage", "products/_lineage.html", 80, lineage_context, title="Lineage")

@@ -1,0 +1,353 @@
+"""The product spec over the REST API. Rules live on the models; these only shape the JSON."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.relations import ManyRelatedField
+
+from access import policy
+from access.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField, ValidatedModelSerializer
+
+from .models import (
+    KPI,
+    SLO,
+    Connection,
+    DataProduct,
+    Domain,
+    Goal,
+    Hypothesis,
+    Initiative,
+    Output,
+    OutputColumn,
+    ProductInput,
+    Tag,
+    Team,
+    UsagePattern,
+    UseCase,
+)
+
+User = get_user_model()
+
+
+def username_field(**kwargs) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
+
+
+# --- Reference data ------------------------------------------------------------------------
+
+
+class DomainSerializer(ValidatedModelSerializer):
+    class Meta:
+        model = Domain
+        fields = ["slug", "name", "description"]
+
+
+class TagSerializer(ValidatedModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description"]
+
+
+# --- Parts of the spec ---------------------------------------------------------------------
+
+
+class ProductPartSerializer(ValidatedModelSerializer):
+    """A part of one product's spec, named by the product's slug; it links only to parts of the same product."""
+
+    # Links to other parts (a hypothesis's goal, a KPI's parent) are offered among what the user may see;
+    # the model's clean() then insists they belong to the same product.
+    serializer_related_field = RestrictedPrimaryKeyRelatedField
+
+    product = RestrictedSlugRelatedField(slug_field="slug", queryset=DataProduct.objects.all())
+
+    def validate_product(self, product: DataProduct) -> DataProduct:
+        if self.instance is not None and product.pk != self.instance.product_id:
+            raise serializers.ValidationError("A part cannot move to another product.")
+        return product
+
+    def validate(self, attrs: dict) -> dict:
+        product = attrs.get("product") or getattr(self.instance, "product", None)
+        for name, field in self.fields.items():
+            if isinstance(field, ManyRelatedField) and field.source in attrs:
+                self.check_same_product(name, attrs[field.source], product)
+        return super().validate(attrs)
+
+    @staticmethod
+    def check_same_product(name: str, parts: list, product: DataProduct | None) -> None:
+        if product is not None and any(part.product_id != product.pk for part in parts):
+            raise serializers.ValidationError({name: [f"Every one of the {name} must belong to the same product."]})
+
+
+class GoalSerializer(ProductPartSerializer):
+    class Meta:
+        model = Goal
+        fields = [
+            "id",
+            "product",
+            "title",
+            "description",
+            "success_measure",
+            "target_value",
+            "target_unit",
+            "target_date",
+            "order",
+        ]
+
+
+class InitiativeSerializer(ProductPartSerializer):
+    class Meta:
+        model = Initiative
+        fields = ["id", "product", "title", "description", "goals", "order"]
+        extra_kwargs = {"goals": {"required": False}}
+
+
+class HypothesisSerializer(ProductPartSerializer):
+    class Meta:
+        model = Hypothesis
+        fields = ["id", "product", "title", "goal", "initiative", "statement", "status", "evidence"]
+
+
+class UseCaseSerializer(ProductPartSerializer):
+    class Meta:
+        model = UseCase
+        fields = ["id", "product", "title", "description", "stakeholders", "priority", "hypotheses"]
+        extra_kwargs = {"hypotheses": {"required": False}}
+
+
+class UsagePatternSerializer(ProductPartSerializer):
+    class Meta:
+        model = UsagePattern
+        fields = [
+            "id",
+            "product",
+            "name",
+            "users",
+            "frequency",
+            "update_cadence",
+            "completeness_need",
+            "freshness_need",
+            "accuracy_need",
+            "description",
+        ]
+
+
+class OutputColumnSerializer(ValidatedModelSerializer):
+    class Meta:
+        model = OutputColumn
+        fields = ["name", "data_type", "role", "classification", "description"]
+
+
+class OutputSerializer(ProductPartSerializer):
+    """An output port and its columns. Writing ``columns`` replaces the whole list."""
+
+    connection = serializers.SlugRelatedField(
+        slug_field="name", queryset=Connection.objects.all(), required=False, allow_null=True
+    )
+    columns = OutputColumnSerializer(many=True, required=False)
+
+    class Meta:
+        model = Output
+        fields = [
+            "id",
+            "product",
+            "name",
+            "description",
+            "kind",
+            "format",
+            "path",
+            "connection",
+            "table",
+            "refresh_cadence",
+            "columns",
+        ]
+
+    def validate_columns(self, columns: list[dict]) -> list[dict]:
+        # Errors by position, as DRF reports a bad item of a list: {"columns": {"1": {"name": [...]}}}.
+        seen: set[str] = set()
+        errors = {}
+        for index, column in enumerate(columns):
+            if column["name"] in seen:
+                errors[index] = {"name": ["Another column already has this name."]}
+            seen.add(column["name"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return columns
+
+    def create(self, validated_data: dict) -> Output:
+        columns = validated_data.pop("columns", [])
+        output = super().create(validated_data)
+        self.save_columns(output, columns)
+        return output
+
+    def update(self, instance: Output, validated_data: dict) -> Output:
+        columns = validated_data.pop("columns", None)
+        output = super().update(instance, validated_data)
+        if columns is not None:
+            output.columns.all().delete()
+            self.save_columns(output, columns)
+        return output
+
+    @staticmethod
+    def save_columns(output: Output, columns: list[dict]) -> None:
+        OutputColumn.objects.bulk_create(
+            OutputColumn(output=output, order=index, **column) for index, column in enumerate(columns)
+        )
+
+
+class KPISerializer(ProductPartSerializer):
+    owner = username_field(required=False, allow_null=True)
+
+    class Meta:
+        model = KPI
+        fields = [
+            "id",
+            "product",
+            "name",
+            "level",
+            "parent",
+            "definition",
+            "goals",
+            "output",
+            "aggregation",
+            "column",
+            "denominator_aggregation",
+            "denominator_column",
+            "filter",
+            "time_column",
+            "grain",
+            "unit",
+            "direction",
+            "target",
+            "indicator_type",
+            "owner",
+        ]
+        extra_kwargs = {"goals": {"required": False}}
+
+
+class SLOSerializer(ProductPartSerializer):
+    class Meta:
+        model = SLO
+        fields = [
+            "id",
+            "product",
+            "name",
+            "category",
+            "description",
+            "indicator",
+            "kpi",
+            "objective_percent",
+            "window_days",
+        ]
+
+
+class ProductInputSerializer(ProductPartSerializer):
+    source_name = serializers.CharField(
+        source="source_output", read_only=True, allow_null=True, help_text="The upstream output as product.output."
+    )
+
+    class Meta:
+        model = ProductInput
+        fields = ["id", "product", "kind", "source_output", "source_name", "external_name", "description"]
+
+
+# --- The product ---------------------------------------------------------------------------
+
+
+class KPIReferenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KPI
+        fields = ["id", "name"]
+
+
+class DataProductSerializer(ValidatedModelSerializer):
+    """A product as the hub lists it; also what is written to create or change one.
+
+    ``owner`` defaults to the signed-in user on create. Only admins (holders of the
+    model-wide ``change_dataproduct`` permission) may name someone else as owner.
+    """
+
+    url = serializers.HyperlinkedIdentityField(view_name="product-detail", lookup_field="slug")
+    domain = serializers.SlugRelatedField(slug_field="slug", queryset=Domain.objects.all())
+    tags = serializers.SlugRelatedField(slug_field="name", queryset=Tag.objects.all(), many=True, required=False)
+    owner = username_field(required=False)
+    stewards = username_field(many=True, required=False)
+    consumer_teams = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = DataProduct
+        list_fields = [
+            "slug",
+            "name",
+            "domain",
+            "summary",
+            "status",
+            "version",
+            "tags",
+            "owner",
+            "stewards",
+            "consumer_teams",
+            "url",
+            "updated",
+        ]
+        fields = list_fields
+
+    def validate_owner(self, owner):
+        user = self.context["request"].user
+        current = self.instance.owner if self.instance is not None else user
+        if owner != current and not policy.has_model_perm(user, DataProduct, policy.CHANGE):
+            raise serializers.ValidationError("Only admins may make someone else the owner.")
+        return owner
+
+    def validate(self, attrs: dict) -> dict:
+        if self.instance is None:
+            attrs.setdefault("owner", self.context["request"].user)
+        return super().validate(attrs)
+
+
+class DataProductDetailSerializer(DataProductSerializer):
+    """The whole spec of one product; the parts are read here and written through their own endpoints."""
+
+    north_star = KPIReferenceSerializer(read_only=True, allow_null=True)
+    goals = GoalSerializer(many=True, read_only=True)
+    initiatives = InitiativeSerializer(many=True, read_only=True)
+    hypotheses = HypothesisSerializer(many=True, read_only=True)
+    use_cases = UseCaseSerializer(many=True, read_only=True)
+    usage_patterns = UsagePatternSerializer(many=True, read_only=True)
+    outputs = OutputSerializer(many=True, read_only=True)
+    kpis = KPISerializer(many=True, read_only=True)
+    slos = SLOSerializer(many=True, read_only=True)
+    inputs = ProductInputSerializer(many=True, read_only=True)
+    downstream = serializers.SerializerMethodField(help_text="Slugs of the products that read this one's outputs.")
+
+    class Meta(DataProductSerializer.Meta):
+        fields = DataProductSerializer.Meta.list_fields + [
+            "vision",
+            "north_star",
+            "goals",
+            "initiatives",
+            "hypotheses",
+            "use_cases",
+            "usage_patterns",
+            "outputs",
+            "kpis",
+            "slos",
+            "inputs",
+            "downstream",
+            "created",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.SlugField()))
+    def get_downstream(self, product: DataProduct) -> list[str]:
+        user = self.context["request"].user
+        visible = policy.restrict(product.downstream_products(), user, policy.VIEW)
+        return list(visible.order_by("slug").values_list("slug", flat=True))

@@ -1,0 +1,51 @@
+"""Browser tests drive Debian's headless Chromium through Selenium against pytest-django's live server."""
+
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+WINDOW = (1366, 900)
+
+
+def chrome_options(profile_dir: Path):
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        f"--user-data-dir={profile_dir}",
+    ):
+        options.add_argument(argument)
+    return options
+
+
+@pytest.fixture
+def browser(tmp_path_factory):
+    """A headless Chromium with a fresh profile; skips when Chromium or its driver is not installed."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("Chromium not installed: apt-get install chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver = webdriver.Chrome(
+        service=Service(str(CHROMEDRIVER)), options=chrome_options(tmp_path_factory.mktemp("chromium-profile"))
+    )
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where browser tests leave screenshots (kept out of git)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
