@@ -19,9 +19,11 @@ An object a user may not see is a 404; one they may see but not act on, a 403.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.http import Http404
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
@@ -57,15 +59,25 @@ def parent_model(model: type[models.Model]) -> type[models.Model] | None:
     return model._meta.get_field(lookup).related_model
 
 
+def granted_object_ids(table: type[models.Model], model: type[models.Model], perm: str, **holder) -> models.QuerySet:
+    """A subquery of the ids of ``model`` objects on which ``holder`` holds ``perm`` in ``table``.
+
+    Our own models use guardian's direct foreign-key tables; any other model falls back
+    to guardian's generic table, whose object ids are strings to be cast.
+    """
+    rows = table.objects.filter(permission__codename=perm, **holder)
+    if "content_object" in {field.name for field in table._meta.concrete_fields}:
+        return rows.values("content_object")
+    content_type = ContentType.objects.get_for_model(model)
+    pk_type = models.BigIntegerField() if isinstance(model._meta.pk, models.IntegerField) else models.CharField()
+    return rows.filter(content_type=content_type).annotate(object_id=Cast("object_pk", pk_type)).values("object_id")
+
+
 def object_perm_q(user, model: type[models.Model], action: str) -> Q:
     """Rows the user holds ``action`` on through guardian, directly or through a group."""
-    user_table = get_user_obj_perms_model(model)
-    group_table = get_group_obj_perms_model(model)
     perm = codename(model, action)
-    by_user = user_table.objects.filter(user=user, permission__codename=perm).values("content_object")
-    by_group = group_table.objects.filter(
-        group__in=user.groups.all(), permission__codename=perm
-    ).values("content_object")
+    by_user = granted_object_ids(get_user_obj_perms_model(model), model, perm, user=user)
+    by_group = granted_object_ids(get_group_obj_perms_model(model), model, perm, group__in=user.groups.all())
     return Q(pk__in=by_user) | Q(pk__in=by_group)
 
 

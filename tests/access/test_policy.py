@@ -135,3 +135,18 @@ def test_inactive_users_see_nothing(cast):
     cast["owner"].is_active = False
     cast["owner"].save()
     assert not policy.can(cast["owner"], "view", product)
+
+
+def test_models_without_direct_tables_use_guardian_generic_permissions(cast):
+    """Connections are admin-only, but an admin can still grant one to a user through guardian."""
+    from guardian.shortcuts import assign_perm
+
+    from products.models import Connection
+
+    connection = Connection(name="warehouse")
+    connection.set_url("sqlite:///warehouse.db")
+    connection.save()
+    assert list(Connection.objects.restrict(cast["outsider"], "view")) == []
+    assert list(Connection.objects.restrict(cast["admin"], "view")) == [connection]
+    assign_perm("view_connection", cast["outsider"], connection)
+    assert list(Connection.objects.restrict(cast["outsider"], "view")) == [connection]
