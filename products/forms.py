@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldError, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import slugify
 
@@ -109,15 +109,8 @@ class PolicyFormMixin:
 
 
 def usable_connections(user) -> models.QuerySet:
-    """The connections an output may name: those the user may see."""
-    try:
-        return Connection.objects.restrict(user, policy.VIEW)
-    except FieldError:
-        # Connection has no direct guardian permission tables yet, so the policy cannot read
-        # per-object grants on it; until it does, only a model-wide grant (admins) applies.
-        if policy.has_model_perm(user, Connection, policy.VIEW):
-            return Connection.objects.all()
-        return Connection.objects.none()
+    """The connections an output may name: those an admin let the user use (view permission)."""
+    return Connection.objects.restrict(user, policy.VIEW)
 
 
 # --- The product itself -----------------------------------------------------------------------

@@ -192,6 +192,8 @@ class ProductEditView(FlowMixin, ProductObjectMixin, UpdateView):
         return {**context, **self.flow_context(self.object)}
 
     def form_valid(self, form: DataProductForm) -> HttpResponse:
+        if "owner" in form.changed_data:
+            return self.hand_over(form)
         if save_within_reach(self.request.user, form.save) is None:
             form.add_error(None, OUT_OF_REACH_MESSAGE)
             return self.form_invalid(form)
@@ -199,6 +201,16 @@ class ProductEditView(FlowMixin, ProductObjectMixin, UpdateView):
             return HttpResponseRedirect(next_in_flow(self.object, None))
         messages.success(self.request, f"Saved “{self.object.name}”.")
         return HttpResponseRedirect(self.object.get_absolute_url())
+
+
+    def hand_over(self, form: DataProductForm) -> HttpResponse:
+        """Giving a product to a new owner is the owner's right, even if it leaves them without access."""
+        with transaction.atomic():
+            product = form.save()
+        messages.success(self.request, f"Saved “{product.name}”; {product.owner.get_username()} now owns it.")
+        if policy.can(self.request.user, policy.VIEW, product):
+            return HttpResponseRedirect(product.get_absolute_url())
+        return HttpResponseRedirect(reverse("catalog:home"))
 
 
 class ProductSectionEditView(FlowMixin, ProductObjectMixin, SingleObjectMixin, TemplateView):

@@ -137,6 +137,16 @@ class TestProductForm:
         product.refresh_from_db()
         assert product.owner.username == "alice"
 
+    def test_the_owner_may_hand_a_draft_to_someone_else(self, client, alice, charlie, draft):
+        draft.stewards.clear()
+        signed_in(client, alice)
+        response = client.post(edit_url(draft), product_data(draft, owner=charlie.pk))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("catalog:home")
+        draft.refresh_from_db()
+        assert draft.owner == charlie
+        assert client.get(draft.get_absolute_url()).status_code == 404
+
     def test_it_publishes_a_draft(self, client, alice, draft):
         signed_in(client, alice)
         client.post(edit_url(draft), product_data(draft, status=choices.Status.PUBLISHED))
