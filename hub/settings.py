@@ -76,6 +76,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "catalog.context_processors.navigation",
             ],
+            # Shared by every app's templates, so it lives outside the apps.
+            "libraries": {"lodestar": "utilities.template_tags"},
         },
     },
 ]

@@ -1,6 +1,9 @@
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -10,7 +13,19 @@ api_docs_view = csp_update({"style-src": ["'unsafe-inline'"]})(
     SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 )
 
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page; the admin has no <link rel=icon>."""
+    return redirect(static("img/favicon.svg"), permanent=True)
+
+
+admin.site.site_header = "Lodestar administration"
+admin.site.site_title = "Lodestar admin"
+admin.site.index_title = "Products, people and permissions"
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -232,3 +232,12 @@ def test_product_page_reads_only_through_the_policy(client, charlie, draft):
     hidden = client.get(reverse("products:detail", kwargs={"slug": draft.slug}))
     assert missing.status_code == hidden.status_code == 404
     assert DataProduct.objects.filter(slug=draft.slug).exists()
+
+
+def test_a_forbidden_action_is_a_403_in_the_site_look(client, charlie, product):
+    client.force_login(charlie)
+    response = client.get(reverse("products:edit", kwargs={"slug": product.slug}))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "You can’t do that here" in html
+    assert "lodestar.css" in html

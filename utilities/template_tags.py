@@ -1,4 +1,4 @@
-"""Template tags and filters for Lodestar's pages: ``{% load lodestar %}``."""
+"""Template tags and filters for every app's pages: ``{% load lodestar %}`` (registered in settings.TEMPLATES)."""
 
 from __future__ import annotations
 
@@ -66,20 +66,20 @@ def kpi_level_badge(level: str) -> SafeString:
 
 @register.filter
 def number(value) -> str:
-    """A decimal without trailing zeros: 15.0000 → 15, 99.500 → 99.5."""
+    """A number without trailing zeros, thousands grouped: 15.0000 → 15, 99.500 → 99.5, 51000 → 51,000."""
     if value is None or value == "":
         return ""
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-    else:
-        text = str(value)
-    return text
+    try:
+        decimal = Decimal(str(value)).normalize()
+    except ArithmeticError:
+        return str(value)
+    return format(decimal, ",f")
 
 
 @register.filter
-def has_pii(columns) -> bool:
-    """Does any of these output columns hold personal data?"""
-    return any(column.is_pii for column in columns)
+def pii_count(columns) -> int:
+    """How many of these output columns hold personal data."""
+    return sum(1 for column in columns if column.is_pii)
 
 
 @register.filter
