@@ -519,6 +519,20 @@ class ProductInput(ProductPart):
     class Meta:
         ordering = ["id"]
         verbose_name = "input"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "source_output"],
+                condition=Q(source_output__isnull=False),
+                name="unique_input_output",
+                violation_error_message="This product already reads that output.",
+            ),
+            models.UniqueConstraint(
+                fields=["product", "external_name"],
+                condition=~Q(external_name=""),
+                name="unique_input_external_name",
+                violation_error_message="This product already names that external source.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(self.source_output) if self.source_output_id else self.external_name

@@ -185,3 +185,11 @@ class TestConnection:
         assert crypto.decrypt(rotated) == "postgresql://u:p@h/db"
         with pytest.raises(ValueError, match="cannot be decrypted"):
             crypto.decrypt(token)
+
+
+def test_a_product_reads_an_output_once(product):
+    source = factories.OutputFactory()
+    factories.ProductInputFactory(product=product, source_output=source)
+    again = factories.ProductInputFactory.build(product=product, source_output=source)
+    with pytest.raises(ValidationError, match="already reads that output"):
+        again.full_clean()
