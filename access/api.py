@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.deletion import ProtectedError, RestrictedError
@@ -31,6 +31,12 @@ MODEL_ACTIONS = {"POST": policy.ADD, **WRITE_ACTIONS}
 
 
 # --- Transport: JSON in, JSON out, pages of results ----------------------------------------
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
 
 
 class JSONParser(parsers.JSONParser):
@@ -58,11 +64,22 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class JSONViewSetMixin:
-    """JSON only (the browsable API is offered to browsers), paginated, refusing deletes that would orphan."""
+class JSONMixin:
+    """JSON in and out (the browsable API is offered to browsers), errors included."""
 
     parser_classes = [JSONParser]
     renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer]
+
+    def handle_exception(self, exc: Exception):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE with a bare HTML 400; answer in JSON.
+        if isinstance(exc, RequestDataTooBig):
+            exc = RequestTooLarge()
+        return super().handle_exception(exc)
+
+
+class JSONViewSetMixin(JSONMixin):
+    """JSON only, paginated, refusing deletes that would orphan other objects (409)."""
+
     pagination_class = Pagination
 
     def perform_destroy(self, instance: models.Model) -> None:
@@ -70,7 +87,8 @@ class JSONViewSetMixin:
             instance.delete()
         except (ProtectedError, RestrictedError) as exc:
             kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
-            raise Conflict(f"Cannot delete this {instance._meta.verbose_name}: {', '.join(kinds)} depend on it.")
+            message = f"Cannot delete this {instance._meta.verbose_name}: {', '.join(kinds)} depend on it."
+            raise Conflict(message) from None
 
 
 # --- Permissions ---------------------------------------------------------------------------
@@ -107,10 +125,10 @@ class ModelPermissionOrReadOnly(permissions.IsAuthenticated):
 # --- Views ---------------------------------------------------------------------------------
 
 
-class TokenView(ObtainAuthToken):
+class TokenView(JSONMixin, ObtainAuthToken):
     """Exchange a username and password for an API token, sent after as ``Authorization: Token <key>``."""
 
-    parser_classes = [JSONParser]
+    renderer_classes = [renderers.JSONRenderer]
 
     @extend_schema(
         summary="Obtain an API token",
@@ -133,8 +151,9 @@ class RestrictedModelViewSet(JSONViewSetMixin, viewsets.ModelViewSet):
     * update and delete ask ``policy.can`` for the object: visible but not changeable is a 403;
     * create asks ``policy.can_add`` — for a child model (one with ``access_parent``), of the parent
       named in the payload, which serializers offer only among objects the user may see;
-    * every write runs in a transaction and is rolled back (403) if the saved object ends up
-      outside the user's reach.
+    * every write runs in a transaction and is rolled back (403) if the user could no longer see
+      the saved object (as the HTML edit views do); a subclass may waive this for a write that is
+      meant to give the object away (``save_within_reach(…, check_reach=False)``).
     """
 
     permission_classes = [PolicyPermission]
@@ -151,20 +170,23 @@ class RestrictedModelViewSet(JSONViewSetMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: serializers.ModelSerializer) -> None:
         self.save_within_reach(serializer)
 
-    def save_within_reach(self, serializer: serializers.ModelSerializer) -> None:
-        """Save, then make sure the user may still change what they saved; roll back if not."""
+    def save_within_reach(self, serializer: serializers.ModelSerializer, check_reach: bool = True) -> None:
+        """Save, then make sure the user can still see what they saved; roll back if not."""
         user = self.request.user
         try:
             with transaction.atomic():
                 instance = serializer.save()
-                if not policy.can(user, policy.CHANGE, instance):
+                if check_reach and not policy.can(user, policy.VIEW, instance):
                     raise exceptions.PermissionDenied(
-                        f"This change would put the {instance._meta.verbose_name} out of your reach."
+                        f"After this change you could no longer see this {instance._meta.verbose_name}, "
+                        "so nothing was saved."
                     )
         except IntegrityError:
             # A concurrent write took the name between validation and save.
-            raise exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["This conflicts with existing data."]})
-        serializer.instance = self.get_queryset().get(pk=instance.pk)
+            error = {api_settings.NON_FIELD_ERRORS_KEY: ["This conflicts with existing data."]}
+            raise exceptions.ValidationError(error) from None
+        # Answer with the object as the viewset's queryset loads it (related rows prefetched).
+        serializer.instance = self.get_queryset().filter(pk=instance.pk).first() or instance
 
     def parent_in(self, data: dict) -> models.Model | None:
         """The parent object a child's payload names (``access_parent`` may be a path: ``output__product``)."""
@@ -174,7 +196,7 @@ class RestrictedModelViewSet(JSONViewSetMixin, viewsets.ModelViewSet):
         first, *rest = lookup.split("__")
         parent = data.get(first)
         for name in rest:
-            parent = getattr(parent, name)
+            parent = getattr(parent, name, None)
         return parent
 
 
@@ -253,12 +275,12 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
 
     def error_detail(self, exc: DjangoValidationError) -> dict | list:
         detail = validation_error_detail(exc)
-        if not isinstance(detail, dict) or NON_FIELD_ERRORS not in detail:
+        if NON_FIELD_ERRORS not in getattr(exc, "error_dict", {}):
             return detail
+        del detail[api_settings.NON_FIELD_ERRORS_KEY]
         for error in exc.error_dict[NON_FIELD_ERRORS]:
             field = self.field_for_unique_error(error)
             detail.setdefault(field, []).extend(error.messages)
-        del detail[NON_FIELD_ERRORS]
         return detail
 
     def field_for_unique_error(self, error: DjangoValidationError) -> str:

@@ -166,6 +166,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models share a choice set; name each enum once in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ProductStatusEnum": "products.choices.Status",
+        "HypothesisStatusEnum": "products.choices.HypothesisStatus",
+        "FrequencyEnum": "products.choices.Frequency",
+        "AggregationEnum": "products.choices.Aggregation",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from .models import KPI, SLO, DataProduct, Goal, Hypothesis, Initiative, Output,
 class DataProductFilter(django_filters.FilterSet):
     """The hub's search and facets, through the queryset methods the product pages use too."""
 
-    search = django_filters.CharFilter(method="filter_search", label="Words in name, slug, summary, vision, domain or tags")
+    search = django_filters.CharFilter(
+        method="filter_search", label="Words in name, slug, summary, vision, domain or tags"
+    )
     domain = django_filters.CharFilter(method="filter_facet", label="Domain slug")
     tag = django_filters.CharFilter(method="filter_facet", label="Tag name")
     status = django_filters.ChoiceFilter(choices=Status.choices, method="filter_facet")

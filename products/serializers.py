@@ -148,7 +148,8 @@ class OutputColumnSerializer(ValidatedModelSerializer):
 class OutputSerializer(ProductPartSerializer):
     """An output port and its columns. Writing ``columns`` replaces the whole list."""
 
-    connection = serializers.SlugRelatedField(
+    # An admin lets a user use a connection by giving them the view permission on it.
+    connection = RestrictedSlugRelatedField(
         slug_field="name", queryset=Connection.objects.all(), required=False, allow_null=True
     )
     columns = OutputColumnSerializer(many=True, required=False)
@@ -248,14 +249,42 @@ class SLOSerializer(ProductPartSerializer):
         ]
 
 
+class ProductInputListSerializer(serializers.ListSerializer):
+    """Learns in one query which upstream products the reader may see, for every input in the list."""
+
+    def to_representation(self, data) -> list:
+        inputs = list(data.all() if hasattr(data, "all") else data)
+        upstream = {i.source_output.product_id for i in inputs if i.source_output_id}
+        visible = policy.restrict(DataProduct.objects.filter(pk__in=upstream), self.context["request"].user)
+        self.context["visible_upstream"] = set(visible.values_list("pk", flat=True))
+        return super().to_representation(inputs)
+
+
 class ProductInputSerializer(ProductPartSerializer):
     source_name = serializers.CharField(
-        source="source_output", read_only=True, allow_null=True, help_text="The upstream output as product.output."
+        source="source_output",
+        read_only=True,
+        allow_null=True,
+        help_text="The upstream output as product.output; null for a product the reader may not see.",
     )
 
     class Meta:
         model = ProductInput
         fields = ["id", "product", "kind", "source_output", "source_name", "external_name", "description"]
+        list_serializer_class = ProductInputListSerializer
+
+    def to_representation(self, instance: ProductInput) -> dict:
+        data = super().to_representation(instance)
+        if instance.source_output_id and not self.may_see_upstream(instance):
+            # Even the name of a draft the reader may not see is not theirs to learn.
+            data["source_output"] = data["source_name"] = None
+        return data
+
+    def may_see_upstream(self, instance: ProductInput) -> bool:
+        visible = self.context.get("visible_upstream")
+        if visible is None:
+            return policy.can(self.context["request"].user, policy.VIEW, instance.source_output.product)
+        return instance.source_output.product_id in visible
 
 
 # --- The product ---------------------------------------------------------------------------
@@ -270,8 +299,9 @@ class KPIReferenceSerializer(serializers.ModelSerializer):
 class DataProductSerializer(ValidatedModelSerializer):
     """A product as the hub lists it; also what is written to create or change one.
 
-    ``owner`` defaults to the signed-in user on create. Only admins (holders of the
-    model-wide ``change_dataproduct`` permission) may name someone else as owner.
+    ``owner`` defaults to the signed-in user on create, and only admins (holders of the
+    model-wide ``change_dataproduct`` permission) create a product for someone else. Later,
+    whoever may delete the product (its owner, admins) may hand it to someone else.
     """
 
     url = serializers.HyperlinkedIdentityField(view_name="product-detail", lookup_field="slug")
@@ -303,9 +333,11 @@ class DataProductSerializer(ValidatedModelSerializer):
 
     def validate_owner(self, owner):
         user = self.context["request"].user
-        current = self.instance.owner if self.instance is not None else user
-        if owner != current and not policy.has_model_perm(user, DataProduct, policy.CHANGE):
-            raise serializers.ValidationError("Only admins may make someone else the owner.")
+        if self.instance is None:
+            if owner != user and not policy.has_model_perm(user, DataProduct, policy.CHANGE):
+                raise serializers.ValidationError("Only admins may create a product for someone else.")
+        elif owner != self.instance.owner and not policy.can(user, policy.DELETE, self.instance):
+            raise serializers.ValidationError("Only the owner or an admin may hand the product to someone else.")
         return owner
 
     def validate(self, attrs: dict) -> dict:

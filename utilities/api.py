@@ -1,6 +1,6 @@
 """API conventions shared by every app: errors as JSON naming the field path."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
@@ -10,7 +10,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 def validation_error_detail(error: DjangoValidationError) -> dict | list:
     """A model-layer ValidationError as DRF's field → messages mapping."""
     if hasattr(error, "error_dict"):
-        return {field: [m for e in errors for m in e.messages] for field, errors in error.error_dict.items()}
+        return {
+            ("non_field_errors" if field == NON_FIELD_ERRORS else field): [m for e in errors for m in e.messages]
+            for field, errors in error.error_dict.items()
+        }
     return {"non_field_errors": error.messages}
 
 

@@ -108,3 +108,16 @@ def test_a_number_out_of_range_is_named(api, alice, product):
     body = {"product": "cross-sell", "name": "Fresh", "indicator": "Daily", "objective_percent": "120"}
     assert_refused(post(api(alice), body, "/api/v1/slos/"), "objective_percent")
     assert_refused(post(api(alice), {**body, "objective_percent": "0"}, "/api/v1/slos/"), "objective_percent")
+
+
+@pytest.mark.parametrize("url", [LIST, "/api/v1/domains/", "/api/v1/tags/", "/api/v1/goals/"])
+def test_an_unsupported_method_is_a_405(api, alice, product, url):
+    assert api(alice).generic("TRACE", url).status_code == 405
+
+
+def test_a_body_over_the_upload_limit_is_a_413(api, alice, body, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    response = post(api(alice), {**body, "vision": "x" * 200_000})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+    assert not DataProduct.objects.filter(slug="basket").exists()

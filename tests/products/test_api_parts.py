@@ -5,8 +5,11 @@ one subclass per endpoint gives only its data. Rules particular to one part foll
 """
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm
 
-from products.models import KPI, Hypothesis, Output, OutputColumn, ProductInput
+from products.models import KPI, Connection, Hypothesis, Output, OutputColumn, ProductInput
 from tests import factories
 
 
@@ -73,6 +76,17 @@ class PartEndpoint:
         response = api(alice).get(f"{self.url()}?product=churn")
         assert [item["id"] for item in response.json()["results"]] == [in_draft.pk]
 
+    def test_the_list_takes_the_same_queries_for_2_or_20_parts(self, api, alice, product):
+        client = api(alice)
+        self.factory.create_batch(2, product=product)
+        client.get(self.url())  # warm the caches any first request fills
+        with CaptureQueriesContext(connection) as few:
+            client.get(self.url())
+        self.factory.create_batch(18, product=product)
+        with CaptureQueriesContext(connection) as many:
+            assert len(client.get(self.url()).json()["results"]) == 20
+        assert len(many) == len(few)
+
     def test_a_part_cannot_move_to_another_product(self, api, alice, product, draft):
         part = self.factory(product=product)
         response = api(alice).patch(self.url(part), {"product": "churn"}, format="json")
@@ -136,7 +150,10 @@ class TestOutputs(PartEndpoint):
     renamed = {"name": "renamed"}
 
     def payload(self, product):
-        columns = [{"name": "order_id", "data_type": "integer", "role": "key"}, {"name": "email", "classification": "pii"}]
+        columns = [
+            {"name": "order_id", "data_type": "integer", "role": "key"},
+            {"name": "email", "classification": "pii"},
+        ]
         return {"product": product.slug, "name": "orders", "path": "sales/orders.parquet", "columns": columns}
 
 
@@ -296,3 +313,26 @@ def test_an_input_reads_only_outputs_its_author_may_see(api, charlie, draft):
     response = api(charlie).post("/api/v1/inputs/", {"product": mine.slug, "source_output": hidden.pk}, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["source_output"]
+
+
+def test_a_table_output_names_a_connection_its_author_may_use(api, alice, product):
+    connection = Connection(name="dwh")
+    connection.set_url("postgresql://reader:secret@db.example.com/warehouse")
+    connection.save()
+    body = {"product": product.slug, "name": "orders", "kind": "table", "table": "sales.orders", "connection": "dwh"}
+    assert list(api(alice).post("/api/v1/outputs/", body, format="json").json()) == ["connection"]
+    assign_perm("products.view_connection", alice, connection)
+    response = api(alice).post("/api/v1/outputs/", {**body, "format": "csv"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["connection"] == "dwh"
+    assert response.json()["format"] == "table"
+
+
+def test_an_input_from_a_draft_the_reader_may_not_see_shows_no_name(api, alice, charlie, product):
+    hidden = factories.DataProductFactory(slug="secret-draft", status="draft")
+    factories.ProductInputFactory(product=product, source_output=factories.OutputFactory(product=hidden, name="leak"))
+    for url in (f"/api/v1/products/{product.slug}/", f"/api/v1/inputs/?product={product.slug}"):
+        body = api(charlie).get(url).content.decode()
+        assert "secret-draft" not in body and "leak" not in body
+    detail = api(alice).get(f"/api/v1/products/{product.slug}/").json()
+    assert detail["inputs"][0]["source_name"] is None

@@ -102,13 +102,28 @@ def test_admins_do_everything(api, admin_user, alice, draft, new_product):
     assert client.delete(detail("churn")).status_code == 204
 
 
-def test_only_admins_make_someone_else_the_owner(api, alice, bob, product, new_product):
+def test_only_admins_create_a_product_for_someone_else(api, alice, bob, new_product):
     response = api(alice).post(LIST, {**new_product, "owner": "bob"}, format="json")
     assert response.status_code == 400
-    assert "owner" in response.json()
+    assert response.json() == {"owner": ["Only admins may create a product for someone else."]}
+    assert not DataProduct.objects.filter(slug="basket").exists()
+
+
+def test_stewards_cannot_take_a_product_over(api, bob, product):
     response = api(bob).patch(detail("cross-sell"), {"owner": "bob"}, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["owner"]
+    product.refresh_from_db()
+    assert product.owner.username == "alice"
+
+
+def test_the_owner_hands_a_draft_over_even_if_it_leaves_them_without_access(api, alice, charlie, draft):
+    draft.stewards.clear()
+    response = api(alice).patch(detail("churn"), {"owner": "charlie"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["owner"] == "charlie"
+    assert api(alice).get(detail("churn")).status_code == 404
+    assert api(charlie).delete(detail("churn")).status_code == 204
 
 
 def test_a_steward_who_would_lose_access_is_refused(api, bob, draft):
@@ -187,7 +202,9 @@ def test_the_detail_shows_the_whole_spec(api, alice, product):
 
 def test_the_detail_hides_downstream_drafts(api, charlie, product):
     output = factories.OutputFactory(product=product)
-    factories.ProductInputFactory(product=factories.DataProductFactory(slug="secret", status="draft"), source_output=output)
+    factories.ProductInputFactory(
+        product=factories.DataProductFactory(slug="secret", status="draft"), source_output=output
+    )
     assert api(charlie).get(detail("cross-sell")).json()["downstream"] == []
 
 
