@@ -202,7 +202,6 @@ class ProductEditView(FlowMixin, ProductObjectMixin, UpdateView):
         messages.success(self.request, f"Saved “{self.object.name}”.")
         return HttpResponseRedirect(self.object.get_absolute_url())
 
-
     def hand_over(self, form: DataProductForm) -> HttpResponse:
         """Giving a product to a new owner is the owner's right, even if it leaves them without access."""
         with transaction.atomic():
