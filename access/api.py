@@ -22,6 +22,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 
 from access import policy
 from utilities.api import validation_error_detail
@@ -129,6 +130,9 @@ class TokenView(JSONMixin, ObtainAuthToken):
     """Exchange a username and password for an API token, sent after as ``Authorization: Token <key>``."""
 
     renderer_classes = [renderers.JSONRenderer]
+    # Slow down password guessing: a few tries a minute per client address.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
 
     @extend_schema(
         summary="Obtain an API token",

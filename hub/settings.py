@@ -156,6 +156,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "utilities.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"token": env_str("LODESTAR_TOKEN_RATE", "10/minute")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lodestar API",

@@ -78,3 +78,17 @@ def test_token_requests_need_no_csrf_token(alice, body):
     client = APIClient(enforce_csrf_checks=True)
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
     assert client.post("/api/v1/products/", body, format="json").status_code == 201
+
+
+def test_password_guessing_is_slowed_down(alice, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"token": "3/minute"})
+    cache.clear()
+    guesses = [
+        APIClient().post(TOKEN_URL, {"username": "alice", "password": f"guess{n}"}, format="json").status_code
+        for n in range(5)
+    ]
+    cache.clear()
+    assert guesses == [400, 400, 400, 429, 429]
