@@ -1,5 +1,6 @@
 """Browser tests drive Debian's headless Chromium through Selenium against pytest-django's live server."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,10 @@ def chrome_options(profile_dir: Path):
 def browser(tmp_path_factory):
     """A headless Chromium with a fresh profile; skips when Chromium or its driver is not installed."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Chromium not installed: apt-get install chromium chromium-driver")
+        reason = "Chromium not installed: apt-get install chromium chromium-driver"
+        if os.environ.get("LODESTAR_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason} (LODESTAR_REQUIRE_BROWSER=1, as in CI)")
+        pytest.skip(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
