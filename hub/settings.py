@@ -88,6 +88,7 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))}
 else:
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -139,9 +140,9 @@ STORAGES = {
 # --- Lodestar ----------------------------------------------------------------------------
 LODESTAR_DATA_ROOT = Path(env_str("LODESTAR_DATA_ROOT", str(VAR_DIR / "data"))).resolve()
 # Fernet keys for connection credentials, newest first; older keys still decrypt (rotation).
+# Unset, a key is derived from SECRET_KEY (see utilities/crypto.py): then changing SECRET_KEY
+# makes stored credentials unreadable, so deployments set their own keys.
 LODESTAR_ENCRYPTION_KEYS = env_list("LODESTAR_ENCRYPTION_KEYS", [])
-if not LODESTAR_ENCRYPTION_KEYS and not (DEBUG or DEMO) and SECRET_KEY == INSECURE_DEMO_KEY:
-    raise ImproperlyConfigured("LODESTAR_ENCRYPTION_KEYS must be set outside the demo")
 PRODUCT_MANAGERS_GROUP = "Product managers"
 
 # --- REST API ----------------------------------------------------------------------------
@@ -163,6 +164,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The data-product hub: product specs, outputs, KPIs and SLOs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Like every page, the schema and its docs are for signed-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -200,6 +203,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+if env_bool("BEHIND_TLS_PROXY", False):
+    # Trust the proxy's X-Forwarded-Proto, so Django knows the request came over HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

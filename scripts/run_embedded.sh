@@ -37,6 +37,7 @@ wants_celery() {
   esac
 }
 
+# shellcheck disable=SC2046  # $(jobs -pr) is one PID per word: the splitting is wanted
 stop_all() {
   trap - INT TERM
   kill -TERM $(jobs -pr) 2>/dev/null || true

@@ -92,3 +92,11 @@ def test_password_guessing_is_slowed_down(alice, monkeypatch):
     ]
     cache.clear()
     assert guesses == [400, 400, 400, 429, 429]
+
+
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
+def test_the_schema_and_its_docs_are_for_signed_in_users(alice, url):
+    assert APIClient().get(url).status_code in {401, 403}
+    client = APIClient()
+    client.force_authenticate(alice)
+    assert client.get(url).status_code == 200

@@ -11,8 +11,14 @@ body names are pointed at that world's objects, so most calls reach the serializ
 model rules instead of stopping at a 404.
 """
 
+import json
+
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.renderers import JSONRenderer
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import transaction
@@ -34,7 +40,17 @@ CONFIG = schemathesis.Config.from_dict(
         "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
     }
 )
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
+
+
+def load_schema():
+    """The schema as /api/schema/ serves it (that page needs a signed-in user, so build it directly)."""
+    raw = json.loads(JSONRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+    loaded = schemathesis.openapi.from_dict(raw, config=CONFIG)
+    loaded.app = application
+    return loaded
+
+
+schema = load_schema()
 
 CHECKS = [not_a_server_error, response_schema_conformance]
 
@@ -107,7 +123,13 @@ class World:
 
 @pytest.fixture
 def world(db):
-    return World()
+    # Schemathesis calls the WSGI app directly, so Django's request signals would close the
+    # test's database connection (and its transaction) after each call; keep it open.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield World()
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @schema.parametrize()
