@@ -15,15 +15,14 @@ import json
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
-from drf_spectacular.generators import SchemaGenerator
-from rest_framework.renderers import JSONRenderer
 from django.conf import settings as django_settings
+from django.core import signals
 from django.core.management import call_command
-from django.db import transaction
+from django.db import close_old_connections, transaction
+from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from rest_framework.renderers import JSONRenderer
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
