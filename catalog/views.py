@@ -16,6 +16,8 @@ PAGE_SIZE = 24
 FACETS = ("domain", "tag", "status", "owner")
 SORTS = {"name": ("name", "Name"), "updated": ("-updated", "Recently updated")}
 DEFAULT_SORT = "name"
+# A facet lists its most common values; past this many, the rest are one search away.
+FACET_LIMIT = 30
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Facet:
     name: str
     title: str
     values: list[FacetValue]
+    hidden: int = 0
 
 
 def toggled_query(params: QueryDict, name: str, value: str) -> str:
@@ -81,6 +84,16 @@ class FacetCounter:
         return sorted(((user, owner_label(first, last, user), n) for user, first, last, n in rows), key=lambda r: r[1])
 
 
+def most_common(rows: list[tuple[str, str, int]], current: str) -> tuple[list, int]:
+    """The FACET_LIMIT values with the most products (and the selected one), in their original order."""
+    if len(rows) <= FACET_LIMIT:
+        return rows, 0
+    ranked = sorted(rows, key=lambda row: -row[2])[:FACET_LIMIT]
+    kept = {row[0] for row in ranked} | {current}
+    shown = [row for row in rows if row[0] in kept]
+    return shown, len(rows) - len(shown)
+
+
 def build_facets(params: QueryDict, searched: QuerySet, selected: dict[str, str]) -> list[Facet]:
     counter = FacetCounter(searched, selected)
     titles = {"domain": "Domain", "tag": "Tag", "status": "Status", "owner": "Owner"}
@@ -90,11 +103,12 @@ def build_facets(params: QueryDict, searched: QuerySet, selected: dict[str, str]
         current = selected.get(name, "")
         if current and current not in {row[0] for row in rows}:
             rows.insert(0, (current, current, 0))  # keep a selected value visible so it can be cleared
+        rows, hidden = most_common(rows, current)
         values = [
             FacetValue(value, label, count, value == current, toggled_query(params, name, value))
             for value, label, count in rows
         ]
-        facets.append(Facet(name, titles[name], values))
+        facets.append(Facet(name, titles[name], values, hidden))
     return facets
 
 

@@ -80,7 +80,9 @@ class DataProductViewSet(RestrictedModelViewSet):
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset().select_related("domain", "owner").prefetch_related(*CARD_PREFETCHES)
-        if self.action in ("list", "destroy"):
+        if self.action == "list":
+            return queryset.defer("vision", "search_text")
+        if self.action == "destroy":
             return queryset
         return queryset.select_related("north_star").prefetch_related(*SPEC_PREFETCHES)
 

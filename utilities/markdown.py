@@ -7,6 +7,8 @@ http, https and mailto (or relative), and no images, styles, scripts or event ha
 
 from __future__ import annotations
 
+import threading
+
 import markdown as markdown_lib
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -42,6 +44,16 @@ _cleaner = nh3.Cleaner(
 )
 
 
+_local = threading.local()
+
+
+def _parser() -> markdown_lib.Markdown:
+    """One parser per thread: building one costs more than converting a field, and it is not thread-safe."""
+    if not hasattr(_local, "parser"):
+        _local.parser = markdown_lib.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
+    return _local.parser
+
+
 def sanitize_html(html: str) -> str:
     """Keep only the allow-listed tags, attributes and URL schemes."""
     return _cleaner.clean(html)
@@ -51,6 +63,5 @@ def render_markdown(text: str | None) -> SafeString:
     """Render user-written markdown to HTML that is safe to put on a page."""
     if not text:
         return mark_safe("")
-    # A Markdown instance keeps state between conversions, so each call gets its own.
-    html = markdown_lib.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS).convert(text)
+    html = _parser().reset().convert(text)
     return mark_safe(sanitize_html(html))  # noqa: S308 — sanitised by the allow-list above

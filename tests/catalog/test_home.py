@@ -177,3 +177,19 @@ def test_sign_out_is_a_post_form(client, charlie):
     html = client.get(HOME).content.decode()
     assert f'<form method="post" action="{reverse("logout")}">' in html
     assert "csrfmiddlewaretoken" in html
+
+
+def test_a_facet_lists_its_most_common_values_only(client, alice, product):
+    from catalog.views import FACET_LIMIT
+
+    for n in range(FACET_LIMIT + 5):
+        factories.DataProductFactory(owner=alice, tags=[factories.TagFactory(name=f"rare-{n:02d}")])
+    common = factories.TagFactory(name="common")
+    for _ in range(3):
+        factories.DataProductFactory(owner=alice, tags=[common])
+    client.force_login(alice)
+    tag_facet = next(f for f in client.get("/").context["facets"] if f.name == "tag")
+    assert len(tag_facet.values) == FACET_LIMIT
+    assert tag_facet.values[0].label == "common"
+    assert tag_facet.hidden == 6
+    assert "6 less common values not shown" in client.get("/").content.decode()
