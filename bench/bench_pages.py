@@ -93,8 +93,10 @@ def prepare() -> None:
     if not make_products.dataset_exists():
         print(f"Building the dataset ({args.products} products)…", flush=True)
         make_products.build(args.products)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    # What autovacuum would do after a bulk load: statistics for the planner, and the visibility
+    # map that lets facet counts read the index alone.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 
 
 def targets() -> list[Target]:

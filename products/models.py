@@ -253,7 +253,11 @@ class DataProduct(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["name", "id"], name="product_name_order")]
+        indexes = [
+            models.Index(fields=["name", "id"], name="product_name_order"),
+            # Lets the home page count its facets from the index alone, without reading the wide rows.
+            models.Index(fields=["status", "domain", "owner", "id"], name="product_facets"),
+        ]
         permissions = [("manage_access", "Approve and revoke access to the product's outputs")]
 
     def __str__(self) -> str:
