@@ -25,7 +25,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from access import policy
-from utilities.api import validation_error_detail
+from utilities.api import SlugRelatedField, validation_error_detail
 
 WRITE_ACTIONS = {"PUT": policy.CHANGE, "PATCH": policy.CHANGE, "DELETE": policy.DELETE}
 MODEL_ACTIONS = {"POST": policy.ADD, **WRITE_ACTIONS}
@@ -231,7 +231,7 @@ class RestrictedPrimaryKeyRelatedField(RestrictedFieldMixin, serializers.Primary
     pass
 
 
-class RestrictedSlugRelatedField(RestrictedFieldMixin, serializers.SlugRelatedField):
+class RestrictedSlugRelatedField(RestrictedFieldMixin, SlugRelatedField):
     pass
 
 

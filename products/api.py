@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from access.api import ReadOnlyViewSet, ReferenceDataViewSet, RestrictedModelViewSet
+from utilities.api import SLUG_URL_PATTERN
 
 from . import filters, serializers
 from .models import (
@@ -66,6 +67,7 @@ class DataProductViewSet(RestrictedModelViewSet):
 
     queryset = DataProduct.objects.all()
     lookup_field = "slug"
+    lookup_value_regex = SLUG_URL_PATTERN
     filterset_class = filters.DataProductFilter
 
     def get_serializer_class(self):
@@ -94,6 +96,7 @@ class DomainViewSet(ReferenceDataViewSet):
     queryset = Domain.objects.all()
     serializer_class = serializers.DomainSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_URL_PATTERN
 
 
 @extend_schema(tags=["tags"])
@@ -103,6 +106,7 @@ class TagViewSet(ReferenceDataViewSet):
     queryset = Tag.objects.all()
     serializer_class = serializers.TagSerializer
     lookup_field = "name"
+    lookup_value_regex = SLUG_URL_PATTERN
 
 
 @extend_schema(tags=["teams"])
@@ -112,6 +116,7 @@ class TeamViewSet(ReadOnlyViewSet):
     queryset = Team.objects.all()
     serializer_class = serializers.TeamSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG_URL_PATTERN
 
 
 # --- Parts of the spec: seen with their product, changed by whoever may change it -----------

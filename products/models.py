@@ -189,7 +189,9 @@ class DataProductQuerySet(RestrictedQuerySet):
     def search(self, text: str) -> DataProductQuerySet:
         """Products whose name, slug, summary, vision, domain or tags mention every word of ``text``."""
         result = self
-        for word in text.lower().split()[:10]:
+        # Stored text never holds a NUL byte (the validators refuse it), and PostgreSQL
+        # would refuse one in a query: drop it from what was typed.
+        for word in text.replace("\x00", "").lower().split()[:10]:
             domains = Domain.objects.filter(name__icontains=word).values("pk")
             tagged = DataProduct.tags.through.objects.filter(tag__name__icontains=word).values("dataproduct_id")
             result = result.filter(Q(search_text__contains=word) | Q(domain__in=domains) | Q(pk__in=tagged))
@@ -199,6 +201,8 @@ class DataProductQuerySet(RestrictedQuerySet):
         self, *, domain: str = "", tag: str = "", status: str = "", owner: str = ""
     ) -> DataProductQuerySet:
         """Narrow by the hub's facets: domain slug, tag name, status, owner username."""
+        if "\x00" in domain + tag + status + owner:
+            return self.none()  # no stored value holds a NUL byte, and PostgreSQL refuses one in a query
         result = self
         if domain:
             result = result.filter(domain__slug=domain)

@@ -9,6 +9,7 @@ from rest_framework.relations import ManyRelatedField
 
 from access import policy
 from access.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField, ValidatedModelSerializer
+from utilities.api import SlugRelatedField
 
 from .models import (
     KPI,
@@ -31,8 +32,8 @@ from .models import (
 User = get_user_model()
 
 
-def username_field(**kwargs) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
+def username_field(**kwargs) -> SlugRelatedField:
+    return SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
 
 
 # --- Reference data ------------------------------------------------------------------------
@@ -305,13 +306,11 @@ class DataProductSerializer(ValidatedModelSerializer):
     """
 
     url = serializers.HyperlinkedIdentityField(view_name="product-detail", lookup_field="slug")
-    domain = serializers.SlugRelatedField(slug_field="slug", queryset=Domain.objects.all())
-    tags = serializers.SlugRelatedField(slug_field="name", queryset=Tag.objects.all(), many=True, required=False)
+    domain = SlugRelatedField(slug_field="slug", queryset=Domain.objects.all())
+    tags = SlugRelatedField(slug_field="name", queryset=Tag.objects.all(), many=True, required=False)
     owner = username_field(required=False)
     stewards = username_field(many=True, required=False)
-    consumer_teams = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all(), many=True, required=False
-    )
+    consumer_teams = SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), many=True, required=False)
 
     class Meta:
         model = DataProduct

@@ -3,7 +3,7 @@
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -26,3 +26,18 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     return drf_exception_handler(exc, context)
+
+
+# Slugs, tag names and usernames in URLs: no NUL byte or other oddity ever reaches a lookup.
+SLUG_URL_PATTERN = r"[-a-zA-Z0-9_.@+]+"
+
+
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's field, but a NUL byte is a field error: PostgreSQL would refuse the lookup with a 500."""
+
+    default_error_messages = {"null_characters": "Null characters are not allowed."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
+        return super().to_internal_value(data)

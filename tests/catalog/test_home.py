@@ -193,3 +193,9 @@ def test_a_facet_lists_its_most_common_values_only(client, alice, product):
     assert tag_facet.values[0].label == "common"
     assert tag_facet.hidden == 6
     assert "6 less common values not shown" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize("param", ["q", "domain", "tag", "owner", "status", "sort", "page"])
+def test_a_nul_byte_in_a_parameter_finds_nothing_without_an_error(client, alice, product, param):
+    client.force_login(alice)
+    assert client.get(f"/?{param}=a%00b").status_code == 200

@@ -121,3 +121,16 @@ def test_a_body_over_the_upload_limit_is_a_413(api, alice, body, settings):
     assert response.status_code == 413
     assert response.json() == {"detail": "The request body is too large."}
     assert not DataProduct.objects.filter(slug="basket").exists()
+
+
+@pytest.mark.parametrize("field", ["domain", "owner", "stewards", "tags", "consumer_teams"])
+def test_a_nul_byte_in_a_reference_is_a_field_error(api, alice, product, field):
+    value = "bad\x00name"
+    body = {field: [value] if field in {"stewards", "tags", "consumer_teams"} else value}
+    response = api(alice).patch(f"/api/v1/products/{product.slug}/", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_a_nul_byte_in_a_url_slug_is_a_404(api, alice):
+    assert api(alice).get("/api/v1/products/bad%00slug/").status_code == 404
