@@ -56,7 +56,9 @@ def parent_model(model: type[models.Model]) -> type[models.Model] | None:
     lookup = getattr(model, "access_parent", None)
     if not lookup:
         return None
-    return model._meta.get_field(lookup).related_model
+    for name in lookup.split("__"):  # "output__product": through the output to its product
+        model = model._meta.get_field(name).related_model
+    return model
 
 
 def granted_object_ids(table: type[models.Model], model: type[models.Model], perm: str, **holder) -> models.QuerySet:

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "csp",
     "access",
     "products",
+    "quality",
     "catalog",
 ]
 
@@ -144,6 +145,11 @@ LODESTAR_DATA_ROOT = Path(env_str("LODESTAR_DATA_ROOT", str(VAR_DIR / "data"))).
 # makes stored credentials unreadable, so deployments set their own keys.
 LODESTAR_ENCRYPTION_KEYS = env_list("LODESTAR_ENCRYPTION_KEYS", [])
 PRODUCT_MANAGERS_GROUP = "Product managers"
+# Quality checks: DuckDB's memory cap and threads when scanning a file (it spills to disk beyond
+# the cap, so files larger than RAM stream), and the statement timeout pushed to databases.
+LODESTAR_CHECK_MEMORY_LIMIT = env_str("LODESTAR_CHECK_MEMORY_LIMIT", "500MB")
+LODESTAR_CHECK_THREADS = env_int("LODESTAR_CHECK_THREADS", 2)
+LODESTAR_CHECK_TIMEOUT_SECONDS = env_int("LODESTAR_CHECK_TIMEOUT_SECONDS", 300)
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_save, pre_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from . import roles
 from .models import DataProduct
@@ -55,3 +55,8 @@ def ensure_roles(sender, **kwargs) -> None:
             permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if permission is not None:
                 group.permissions.add(permission)
+
+
+# Sent by ``manage.py seed_demo`` once the demo products are loaded, so other apps (quality)
+# can add their part of the demo without products importing them.
+demo_seeded = Signal()

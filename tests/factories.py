@@ -21,6 +21,7 @@ from products.models import (
     UsagePattern,
     UseCase,
 )
+from quality.models import Check
 
 PASSWORD = "correct-horse-battery"
 
@@ -201,3 +202,12 @@ class ProductInputFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(DataProductFactory)
     kind = choices.InputKind.OUTPUT
     source_output = factory.SubFactory(OutputFactory)
+
+
+class CheckFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Check
+
+    output = factory.SubFactory(OutputFactory)
+    name = factory.Sequence(lambda n: f"check {n}")
+    check_type = "row_count"

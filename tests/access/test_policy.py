@@ -150,3 +150,12 @@ def test_models_without_direct_tables_use_guardian_generic_permissions(cast):
     assert list(Connection.objects.restrict(cast["admin"], "view")) == [connection]
     assign_perm("view_connection", cast["outsider"], connection)
     assert list(Connection.objects.restrict(cast["outsider"], "view")) == [connection]
+
+
+def test_a_parent_can_be_two_steps_away(cast):
+    from products.models import OutputColumn
+
+    draft = factories.DataProductFactory(owner=cast["owner"], stewards=[cast["steward"]], status="draft")
+    column = factories.OutputColumnFactory(output=factories.OutputFactory(product=draft))
+    assert list(OutputColumn.objects.restrict(cast["steward"], "change")) == [column]
+    assert list(OutputColumn.objects.restrict(cast["outsider"], "view")) == []

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from products.demo import loader, specs
+from products.signals import demo_seeded
 
 DEFAULT_PASSWORD = "lodestar"
 DEFAULT_ROWS = 100_000
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             result = loader.seed(password=password, rows=rows, anchor=anchor, regenerate=regenerate)
         except OSError as exc:
             raise CommandError(f"Cannot write the demo data under {settings.LODESTAR_DATA_ROOT}: {exc}") from exc
+        demo_seeded.send(sender=self.__class__, products=result.products)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"Seeded the Lodestar demo in {elapsed:.1f} s "

@@ -1,0 +1,35 @@
+"""The demo products get the standard checks, and they find the flaws planted in the demo data."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from quality.demo import seed_demo_checks
+from quality.models import Check, CheckRun
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seeding_the_demo_adds_checks_that_find_the_planted_flaws(data_root):
+    call_command("seed_demo", "--rows", "2000", stdout=io.StringIO())
+    assert Check.objects.filter(output__product__slug="retail-cross-sell").count() > 20
+    with pytest.raises(CommandError):
+        call_command("run_checks", "--product", "retail-cross-sell", stdout=io.StringIO())
+    runs = {
+        run.quality_check.name: run for run in CheckRun.objects.filter(quality_check__output__name="customer_affinity")
+    }
+    assert runs["fresh"].status == "fail" and runs["fresh"].observed_value > 24 * 11  # the stale scoring run
+    assert runs["mnt_wines not negative"].status == "fail"  # the refund-netting bug
+    assert runs["customer_id unique"].status == "fail"
+    assert runs["schema matches the spec"].status == "pass"
+    customers = CheckRun.objects.get(quality_check__output__name="customers", quality_check__name="email well-formed")
+    assert customers.status == "warn" and customers.observed_value > 0
+    assert all(sample["email"] == "***" for sample in customers.samples)  # PII stays masked
+
+
+def test_seeding_the_demo_checks_twice_changes_nothing(data_root):
+    call_command("seed_demo", "--rows", "2000", stdout=io.StringIO())
+    before = list(Check.objects.order_by("pk").values())
+    seed_demo_checks()
+    assert list(Check.objects.order_by("pk").values()) == before
