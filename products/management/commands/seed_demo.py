@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from products.demo import loader, specs
 from products.signals import demo_seeded
+from utilities.text import plain_table
 
 DEFAULT_PASSWORD = "lodestar"
 DEFAULT_ROWS = 100_000
@@ -86,13 +87,6 @@ def user_row(user) -> list:
 
 def table(headers: list[str], rows: list[list]) -> str:
     """A plain-text table: numbers right-aligned (with thousands separators), text left-aligned."""
-    cells = [headers] + [[f"{value:,}" if isinstance(value, int) else str(value) for value in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [bool(rows) and all(isinstance(row[i], int) for row in rows) for i in range(len(headers))]
-    lines = []
-    for row in cells:
-        padded = [
-            cell.rjust(w) if right else cell.ljust(w) for cell, w, right in zip(row, widths, numeric, strict=True)
-        ]
-        lines.append("  " + "  ".join(padded).rstrip())
-    return "\n".join(lines)
+    numeric = {i for i in range(len(headers)) if rows and all(isinstance(row[i], int) for row in rows)}
+    formatted = [[f"{value:,}" if isinstance(value, int) else value for value in row] for row in rows]
+    return plain_table(headers, formatted, right=numeric)
