@@ -13,3 +13,13 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "100000/minute"}}  # noqa: F405
+
+if not DATABASE_URL:  # noqa: F405
+    # A file, not pytest-django's in-memory default, so a Celery worker started by a test sees the
+    # test database; one per pytest process, removed by pytest-django at the end of the session.
+    import tempfile
+    from pathlib import Path
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"lodestar-test-{os.getpid()}.sqlite3")
+    }

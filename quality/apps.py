@@ -6,9 +6,16 @@ class QualityConfig(AppConfig):
     verbose_name = "Data quality"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_init, post_save
+
         from products.signals import demo_seeded
 
-        from . import demo
+        from . import demo, schedules
+        from .models import Check
 
         # products never imports quality: the demo's checks join through this signal.
         demo_seeded.connect(demo.on_demo_seeded, dispatch_uid="quality.demo_checks")
+        # Beat's schedules follow the checks (one PeriodicTask per output and cron).
+        post_init.connect(schedules.on_check_loaded, sender=Check, dispatch_uid="quality.check_loaded")
+        post_save.connect(schedules.on_check_saved, sender=Check, dispatch_uid="quality.check_schedules")
+        post_delete.connect(schedules.on_check_deleted, sender=Check, dispatch_uid="quality.check_unscheduled")

@@ -27,6 +27,8 @@ mkdir -p "$var_dir/broker/out" "$var_dir/broker/processed"
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput --verbosity 0
 python manage.py seed_demo --rows "$DEMO_ROWS" --password "$DEMO_PASSWORD"
+# Beat reads the checks' schedules from the database; signals keep them in step, this catches up old data.
+python manage.py sync_check_schedules
 
 wants_celery() {
   case "$CELERY" in
@@ -56,7 +58,7 @@ gunicorn hub.wsgi --bind "$HOST:$PORT" --workers "$WEB_WORKERS" --threads "$WEB_
   --graceful-timeout 10 --no-control-socket --access-logfile - &
 
 if wants_celery; then
-  celery -A hub worker --loglevel INFO --concurrency 2 &
+  celery -A hub worker --queues checks,celery --loglevel INFO --concurrency 2 &
   celery -A hub beat --loglevel INFO --scheduler django_celery_beat.schedulers:DatabaseScheduler &
 fi
 

@@ -1,0 +1,91 @@
+"""The checks' cron schedules as django-celery-beat rows, kept in step with the checks.
+
+One ``PeriodicTask`` per output and cron expression: the engine runs all the checks of an output
+in one pass, so checks of one output that share a schedule share one task (its kwargs name the
+output and the cron; the task runs only the enabled checks on that cron). A check saved or
+deleted re-syncs its output (signals, see ``apps.py``); ``manage.py sync_check_schedules``
+rebuilds every row. Disabled checks are not scheduled. Schedules are in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from .models import CRON_FIELDS, Check
+from .tasks import QUEUE, run_output_checks
+
+NAME_PREFIX = "quality checks: output "
+TASK = run_output_checks.name
+
+
+def task_name(output_id: int, schedule: str) -> str:
+    return f"{NAME_PREFIX}{output_id} @ {schedule}"
+
+
+def output_prefix(output_id: int) -> str:
+    return f"{NAME_PREFIX}{output_id} @ "
+
+
+def crontab_for(schedule: str) -> CrontabSchedule:
+    fields = dict(zip(CRON_FIELDS, schedule.split(), strict=True))
+    # No unique key on CrontabSchedule (rows may come from the admin too): reuse the first match.
+    existing = CrontabSchedule.objects.filter(**fields, timezone="UTC").order_by("pk").first()
+    return existing or CrontabSchedule.objects.create(**fields, timezone="UTC")
+
+
+@transaction.atomic
+def sync_output_schedules(output_id: int) -> None:
+    """Make the output's PeriodicTask rows match its enabled checks' schedules."""
+    wanted = set(Check.objects.filter(output_id=output_id, enabled=True).values_list("schedule", flat=True))
+    for schedule in sorted(wanted):
+        kwargs = json.dumps({"output_id": output_id, "schedule": schedule})
+        task = PeriodicTask.objects.filter(name=task_name(output_id, schedule)).first()
+        if task and (task.task, task.kwargs, task.queue, task.enabled) == (TASK, kwargs, QUEUE, True):
+            continue  # unchanged: no write, so beat does not reload for nothing
+        task = task or PeriodicTask(name=task_name(output_id, schedule))
+        task.task, task.kwargs, task.args, task.queue, task.enabled = TASK, kwargs, "[]", QUEUE, True
+        task.crontab, task.interval, task.solar, task.clocked = crontab_for(schedule), None, None, None
+        task.description = f"Quality checks of output {output_id} on the cron {schedule} (UTC)."
+        task.save()
+    stale = PeriodicTask.objects.filter(name__startswith=output_prefix(output_id)).exclude(
+        name__in=[task_name(output_id, schedule) for schedule in wanted]
+    )
+    for task in stale:
+        task.delete()  # one by one: django-celery-beat's delete signal tells beat to reload
+
+
+@transaction.atomic
+def sync_all_schedules() -> tuple[int, int]:
+    """Rebuild every check schedule; returns (outputs synced, stale tasks removed)."""
+    output_ids = set(Check.objects.values_list("output_id", flat=True))
+    removed = 0
+    for task in PeriodicTask.objects.filter(name__startswith=NAME_PREFIX):
+        output_id = task.name[len(NAME_PREFIX) :].split(" @ ", 1)[0]
+        if not output_id.isdigit() or int(output_id) not in output_ids:
+            task.delete()
+            removed += 1
+    for output_id in sorted(output_ids):
+        sync_output_schedules(output_id)
+    return len(output_ids), removed
+
+
+def on_check_saved(sender, instance: Check, **kwargs) -> None:
+    if kwargs.get("raw"):
+        return  # loaddata: sync_check_schedules afterwards
+    previous = getattr(instance, "_scheduled_output_id", None)
+    sync_output_schedules(instance.output_id)
+    if previous and previous != instance.output_id:
+        sync_output_schedules(previous)
+    instance._scheduled_output_id = instance.output_id
+
+
+def on_check_loaded(sender, instance: Check, **kwargs) -> None:
+    # __dict__, not the attribute: a deferred output_id must not cost a query per loaded check.
+    instance._scheduled_output_id = instance.__dict__.get("output_id")
+
+
+def on_check_deleted(sender, instance: Check, **kwargs) -> None:
+    sync_output_schedules(instance.output_id)

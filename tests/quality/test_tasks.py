@@ -1,0 +1,183 @@
+"""The Celery task: one CheckRun per check and slot, however often it is delivered; and a real worker end to end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from hub.celery import app
+from quality import tasks
+from quality.models import CheckRun, cron_schedule
+from quality.tasks import enqueue_output_checks, previous_tick, run_output_checks
+from tests import factories
+
+REPO = Path(__file__).resolve().parents[2]
+SLOT = "2026-03-29T01:00:00+00:00"  # the night Europe moves its clocks: UTC inside, nothing special
+WORKER_TIMEOUT = 60
+
+
+def add_checks(output) -> None:
+    factories.CheckFactory(output=output, name="rows", check_type="row_count")  # 6 > 0: pass
+    factories.CheckFactory(output=output, name="ids", check_type="missing_count", column="id")  # 1 missing: fail
+    factories.CheckFactory(output=output, name="emails", check_type="missing_count", column="email", severity="warn")
+    factories.CheckFactory(output=output, name="off", check_type="row_count", enabled=False)
+
+
+def statuses(output) -> dict[str, str]:
+    return dict(CheckRun.objects.filter(quality_check__output=output).values_list("quality_check__name", "status"))
+
+
+EXPECTED = {"rows": "pass", "ids": "fail", "emails": "warn"}
+
+
+@pytest.mark.django_db
+def test_the_task_records_one_run_per_check_for_a_slot_even_when_delivered_twice(known_output):
+    add_checks(known_output)
+    assert run_output_checks.run(known_output.pk, SLOT) == {"pass": 1, "fail": 1, "warn": 1}
+    first = {run.pk: run.finished for run in CheckRun.objects.all()}
+
+    assert run_output_checks.apply(args=(known_output.pk, SLOT)).get() == {}  # the redelivery finds the slot done
+    assert statuses(known_output) == EXPECTED
+    assert {run.pk: run.finished for run in CheckRun.objects.all()} == first
+    assert set(CheckRun.objects.values_list("scheduled_for", flat=True)) == {datetime(2026, 3, 29, 1, tzinfo=UTC)}
+
+
+@pytest.mark.django_db
+def test_a_pending_run_left_for_the_slot_is_taken_and_finished(known_output):
+    add_checks(known_output)
+    rows = known_output.checks.get(name="rows")
+    CheckRun.objects.create(quality_check=rows, scheduled_for=datetime(2026, 3, 29, 1, tzinfo=UTC))
+    run_output_checks.run(known_output.pk, SLOT)
+    assert statuses(known_output) == EXPECTED
+    assert CheckRun.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_beat_sent_task_runs_the_checks_on_its_cron_for_the_latest_tick(known_output, monkeypatch):
+    add_checks(known_output)
+    nightly = factories.CheckFactory(output=known_output, name="nightly", check_type="row_count", schedule="30 2 * * *")
+    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 3, 29, 3, 17, 45, tzinfo=UTC))
+    assert run_output_checks.run(output_id=known_output.pk, schedule="30 2 * * *") == {"pass": 1}
+    run = CheckRun.objects.get()
+    assert (run.quality_check, run.scheduled_for) == (nightly, datetime(2026, 3, 29, 2, 30, tzinfo=UTC))
+    # Delivered again within the slot: the same tick, nothing new.
+    assert run_output_checks.run(output_id=known_output.pk, schedule="30 2 * * *") == {}
+    assert CheckRun.objects.count() == 1
+
+
+def test_previous_tick_follows_the_cron_in_utc():
+    now = datetime(2026, 3, 29, 3, 17, 45, tzinfo=UTC)  # a Sunday
+    assert previous_tick(cron_schedule("* * * * *"), now) == datetime(2026, 3, 29, 3, 17, tzinfo=UTC)
+    assert previous_tick(cron_schedule("0 * * * *"), now) == datetime(2026, 3, 29, 3, 0, tzinfo=UTC)
+    assert previous_tick(cron_schedule("45 23 * * *"), now) == datetime(2026, 3, 28, 23, 45, tzinfo=UTC)
+    assert previous_tick(cron_schedule("0 9 * * 1-5"), now) == datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
+    assert previous_tick(cron_schedule("0 0 1 1 *"), now) == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_an_unreachable_source_is_retried_then_recorded_as_error(product, caplog):
+    output = factories.OutputFactory(product=product, name="gone", format="parquet", path="gone/nothing.parquet")
+    factories.CheckFactory(output=output, name="rows", check_type="row_count")
+    # apply() runs the retries in place, without their countdown: three retries, then the result.
+    assert run_output_checks.apply(args=(output.pk, SLOT)).get() == {"error": 1}
+    assert [record.message.split(":")[0] for record in caplog.records if record.name == "quality.tasks"] == [
+        "Cannot reach cross-sell.gone (attempt 1)",
+        "Cannot reach cross-sell.gone (attempt 2)",
+        "Cannot reach cross-sell.gone (attempt 3)",
+    ]
+    run = CheckRun.objects.get()
+    assert run.status == "error" and "does not exist" in run.error
+
+
+@pytest.mark.django_db
+def test_a_deleted_output_is_nothing_to_do():
+    assert run_output_checks.run(987654, SLOT) == {}
+
+
+@pytest.mark.django_db
+def test_enqueue_sends_ids_only_after_the_commit(known_output, monkeypatch, django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr(run_output_checks, "apply_async", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_output_checks(known_output, datetime(2026, 3, 29, 1, tzinfo=UTC))
+        assert sent == []
+    assert sent == [{"kwargs": {"output_id": known_output.pk, "scheduled_for_iso": SLOT}, "queue": "checks"}]
+
+
+# --- A real worker ---------------------------------------------------------------------------
+
+
+def worker_database_url() -> str:
+    """The test database as a URL the worker process can open."""
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        if str(name).startswith(":memory:") or "mode=memory" in str(name):
+            pytest.fail("The SQLite test database is in memory; hub.test_settings should give it a file.")
+        return f"sqlite:///{name}"
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def broker(tmp_path) -> tuple[str, dict, str]:
+    """(URL, transport options, queue): Redis from CELERY_BROKER_URL on a queue of its own, else a fresh folder."""
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if url and not url.startswith("filesystem"):
+        return url, {"visibility_timeout": 3600}, f"checks-test-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / "var" / "broker"
+    (folder / "out").mkdir(parents=True)
+    (folder / "processed").mkdir()
+    options = {"data_folder_in": str(folder / "out"), "data_folder_out": str(folder / "out"),
+               "processed_folder": str(folder / "processed"), "store_processed": False}  # fmt: skip
+    return "filesystem://", options, "checks"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_checks_of_a_slot(known_output, data_root, tmp_path):
+    add_checks(known_output)
+    broker_url, options, queue = broker(tmp_path)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "hub.test_settings",
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": broker_url,
+        "LODESTAR_VAR_DIR": str(tmp_path / "var"),
+        "LODESTAR_DATA_ROOT": str(data_root),
+        "LODESTAR_ENCRYPTION_KEYS": ",".join(settings.LODESTAR_ENCRYPTION_KEYS),
+    }
+    queues = "checks,celery" if queue == "checks" else queue
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "hub", "worker", "-Q", queues, "--pool=solo", "--concurrency=1",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        with app.connection_for_write(broker_url, transport_options=options) as conn:
+            run_output_checks.apply_async(
+                kwargs={"output_id": known_output.pk, "scheduled_for_iso": SLOT}, queue=queue, connection=conn
+            )
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while time.monotonic() < deadline and worker.poll() is None:
+            if CheckRun.objects.filter(status__in=["pass", "warn", "fail", "error"]).count() == 3:
+                break
+            time.sleep(0.5)
+        assert statuses(known_output) == EXPECTED, log.read_text()[-3000:]
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
