@@ -176,15 +176,14 @@ class RestrictedModelViewSet(JSONViewSetMixin, viewsets.ModelViewSet):
 
     def save_within_reach(self, serializer: serializers.ModelSerializer, check_reach: bool = True) -> None:
         """Save, then make sure the user can still see what they saved; roll back if not."""
-        user = self.request.user
         try:
-            with transaction.atomic():
-                instance = serializer.save()
-                if check_reach and not policy.can(user, policy.VIEW, instance):
-                    raise exceptions.PermissionDenied(
-                        f"After this change you could no longer see this {instance._meta.verbose_name}, "
-                        "so nothing was saved."
-                    )
+            if check_reach:
+                instance = policy.save_within_reach(self.request.user, serializer.save)
+            else:
+                with transaction.atomic():
+                    instance = serializer.save()
+        except policy.OutOfReach as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
         except IntegrityError:
             # A concurrent write took the name between validation and save.
             error = {api_settings.NON_FIELD_ERRORS_KEY: ["This conflicts with existing data."]}

@@ -21,7 +21,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.http import Http404
@@ -131,6 +131,28 @@ def require(user, action: str, obj: models.Model) -> None:
         raise Http404(f"No {obj._meta.verbose_name} matches the given query.")
     if action != VIEW and not can(user, action, obj):
         raise PermissionDenied(f"You may not {action} this {obj._meta.verbose_name}.")
+
+
+class OutOfReach(Exception):
+    """A write would leave its object outside the writer's reach; the transaction was rolled back."""
+
+    def __init__(self, obj: models.Model) -> None:
+        super().__init__(
+            f"After this change you could no longer see this {obj._meta.verbose_name}, so nothing was saved."
+        )
+        self.obj = obj
+
+
+def save_within_reach(user, save):
+    """Run ``save()`` in a transaction; if the user could no longer see what it saved, roll back and raise OutOfReach.
+
+    After NetBox's ObjectEditView: a write may not move an object out of its writer's reach.
+    """
+    with transaction.atomic():
+        obj = save()
+        if not can(user, VIEW, obj):
+            raise OutOfReach(obj)
+    return obj
 
 
 class RestrictedQuerySet(models.QuerySet):

@@ -36,23 +36,15 @@ FLOW_PARAM = "flow"
 FLOW_VALUE = "new"
 
 
-class OutOfReach(Exception):
-    """The save would leave the product outside the user's reach."""
-
-
 OUT_OF_REACH_MESSAGE = "After this change you could no longer see this product, so nothing was saved."
 
 
 def save_within_reach(user, save: Callable[[], DataProduct]) -> DataProduct | None:
-    """Run ``save`` in a transaction; roll it back (and return None) if the user could no longer see the product."""
+    """The policy's save_within_reach, with None instead of an exception when the save was rolled back."""
     try:
-        with transaction.atomic():
-            product = save()
-            if not policy.can(user, policy.VIEW, product):
-                raise OutOfReach
-    except OutOfReach:
+        return policy.save_within_reach(user, save)
+    except policy.OutOfReach:
         return None
-    return product
 
 
 # --- The create flow ------------------------------------------------------------------------
