@@ -232,6 +232,9 @@ class DataProduct(models.Model):
     north_star = models.OneToOneField(
         "KPI", on_delete=models.SET_NULL, null=True, blank=True, related_name="north_star_of"
     )
+    auto_resolve_incidents = models.BooleanField(
+        default=False, help_text="A passing run of a check resolves the check's open incident."
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     # What keyword search reads: one lower-case column, kept by the database itself and, on

@@ -31,3 +31,53 @@ class RunStatus(models.TextChoices):
 
 
 FINISHED_STATUSES = (RunStatus.PASS, RunStatus.WARN, RunStatus.FAIL, RunStatus.ERROR)
+
+
+class SLOState(models.TextChoices):
+    """Where an SLO stands over its window; ``unknown`` when there is nothing to measure yet."""
+
+    MET = "met", "Met"
+    AT_RISK = "at_risk", "At risk"
+    BREACHED = "breached", "Breached"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Health(models.TextChoices):
+    """A product's health, the worst of its SLOs, its latest check results and its open incidents."""
+
+    HEALTHY = "healthy", "Healthy"
+    WARNING = "warning", "Warning"
+    FAILING = "failing", "Failing"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# Worst first: search sorts products by health in this order.
+HEALTH_ORDER = (Health.FAILING, Health.WARNING, Health.UNKNOWN, Health.HEALTHY)
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+ACTIVE_INCIDENT_STATUSES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+
+
+class IncidentEventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    FAILED_AGAIN = "failed_again", "Failed again"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    AUTO_RESOLVED = "auto_resolved", "Resolved by a passing run"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"

@@ -9,18 +9,33 @@ finished with the result — exactly one per check and slot.
 from __future__ import annotations
 
 from celery.schedules import crontab
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from access import policy
 from access.policy import RestrictedQuerySet
-from products.models import DataProduct, Output
+from products.models import SLO, DataProduct, Output
+from utilities import crypto
 from utilities.validators import no_nul
 
 from .checks import CHECK_TYPES, type_choices
-from .choices import FINISHED_STATUSES, OPERATOR_SYMBOLS, Operator, RunStatus, Severity
+from .choices import (
+    ACTIVE_INCIDENT_STATUSES,
+    FINISHED_STATUSES,
+    OPERATOR_SYMBOLS,
+    Channel,
+    DeliveryStatus,
+    Health,
+    IncidentEventKind,
+    IncidentStatus,
+    Operator,
+    RunStatus,
+    Severity,
+    SLOState,
+)
 
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 CUSTOM_SQL = "custom_sql"
@@ -67,6 +82,9 @@ class Check(models.Model):
     threshold_high = models.FloatField(null=True, blank=True, help_text="Upper bound, for 'between'.")
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.FAIL)
     enabled = models.BooleanField(default=True)
+    slos = models.ManyToManyField(
+        SLO, blank=True, related_name="checks", help_text="The SLOs whose measurements are this check's runs."
+    )
     schedule = models.CharField(
         max_length=100, default="0 * * * *", validators=[validate_cron], help_text="Cron, in UTC: m h dom mon dow."
     )
@@ -245,3 +263,209 @@ class CheckRun(models.Model):
         self.started = self.started or timezone.now()
         self.finished = timezone.now()
         self.save(update_fields=["status", "observed_value", "samples", "error", "duration_ms", "started", "finished"])
+
+
+class SLOEvaluation(models.Model):
+    """An SLO measured over its window at one moment: kept as history for trend charts.
+
+    Compliance, budget and burn rate stay empty (never zero) when the window holds no finished
+    measurement other than errors: the state is then ``unknown``.
+    """
+
+    access_parent = "slo__product"
+
+    slo = models.ForeignKey(SLO, on_delete=models.CASCADE, related_name="evaluations")
+    evaluated_at = models.DateTimeField(db_index=True)
+    window_start = models.DateTimeField()
+    good = models.PositiveIntegerField(default=0)
+    bad = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    compliance_percent = models.FloatField(null=True, blank=True)
+    budget_remaining_percent = models.FloatField(
+        null=True, blank=True, help_text="Share of the error budget left; negative once overspent."
+    )
+    burn_rate = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Bad share over the allowed share: 1 spends the budget exactly over the window.",
+    )
+    state = models.CharField(max_length=10, choices=SLOState.choices, default=SLOState.UNKNOWN)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+        get_latest_by = "evaluated_at"
+        indexes = [models.Index(fields=["slo", "-evaluated_at"], name="slo_evaluation_history")]
+
+    def __str__(self) -> str:
+        return f"{self.slo} @ {self.evaluated_at:%Y-%m-%d %H:%M}: {self.state}"
+
+
+class ProductHealth(models.Model):
+    """One row per product with checks or SLOs: its health, kept current after every run.
+
+    Search filters and sorts products on it without products knowing about quality.
+    """
+
+    access_parent = "product"
+
+    product = models.OneToOneField(DataProduct, on_delete=models.CASCADE, related_name="health", primary_key=True)
+    state = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN, db_index=True)
+    failing_checks = models.PositiveIntegerField(default=0)
+    warning_checks = models.PositiveIntegerField(default=0)
+    open_incidents = models.PositiveIntegerField(default=0)
+    slos_breached = models.PositiveIntegerField(default=0)
+    slos_at_risk = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "product health"
+
+    def __str__(self) -> str:
+        return f"{self.product}: {self.state}"
+
+
+class Incident(models.Model):
+    """A failing check (fail severity) or a breached SLO that someone must look at.
+
+    At most one active (open or acknowledged) incident per check and per SLO: the partial
+    unique constraints hold that even when two workers record failures at once.
+    """
+
+    access_parent = "product"
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="incidents", editable=False)
+    quality_check = models.ForeignKey(Check, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
+    slo = models.ForeignKey(SLO, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=15, choices=IncidentStatus.choices, default=IncidentStatus.OPEN, db_index=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now, help_text="The latest failure attached.")
+    occurrences = models.PositiveIntegerField(default=1)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution = models.TextField(blank=True, validators=[no_nul], help_text="Why it is resolved.")
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quality_check__isnull=False, slo__isnull=True)
+                | Q(quality_check__isnull=True, slo__isnull=False),
+                name="incident_has_one_subject",
+            ),
+            models.UniqueConstraint(
+                fields=["quality_check"],
+                condition=Q(status__in=ACTIVE_INCIDENT_STATUSES),
+                name="one_active_incident_per_check",
+            ),
+            models.UniqueConstraint(
+                fields=["slo"], condition=Q(status__in=ACTIVE_INCIDENT_STATUSES), name="one_active_incident_per_slo"
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "status"], name="incident_product_status")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_INCIDENT_STATUSES
+
+    @property
+    def subject(self):
+        return self.quality_check or self.slo
+
+
+class IncidentEvent(models.Model):
+    """The incident's timeline: opened, failed again, acknowledged, resolved."""
+
+    access_parent = "incident__product"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=15, choices=IncidentEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    run = models.ForeignKey(CheckRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    evaluation = models.ForeignKey(SLOEvaluation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True, validators=[no_nul])
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident}: {self.kind}"
+
+
+class Webhook(models.Model):
+    """Where a product's alerts are POSTed as signed JSON. Managed by whoever may change the product."""
+
+    access_parent = "product"
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500, validators=[no_nul])
+    # Encrypted at rest like connection URLs; shown once, never returned by the API.
+    encrypted_secret = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["product", "url"], name="unique_product_webhook")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def set_secret(self, secret: str) -> None:
+        self.encrypted_secret = crypto.encrypt(secret)
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.encrypted_secret)
+
+
+class Notification(models.Model):
+    """One alert to one recipient (an email address or a webhook): the delivery record, retried until sent."""
+
+    access_parent = "product"
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="notifications")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    event = models.CharField(max_length=40, help_text="e.g. incident_opened, incident_resolved, slo_state_changed")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipient = models.CharField(max_length=500, help_text="An email address, or the webhook's URL.")
+    webhook = models.ForeignKey(Webhook, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    subject = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.recipient} ({self.status})"
