@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from products.choices import ColumnRole, DataType
 from products.demo import specs
-from products.models import Output
+from products.models import SLO, Output
 
 from .choices import Operator, Severity
 from .models import Check
@@ -23,8 +23,46 @@ MONEY_TYPES = {DataType.FLOAT, DataType.DECIMAL}
 NOT_DELIVERY_TIMES = {"signup_date", "launched_on"}
 
 
+# Which checks measure which SLO: {product slug: {SLO name: [(output, check name), ...]}}.
+SLO_MEASURES = {
+    "sales-intelligence": {
+        "Orders ready by 06:00": [("orders", "fresh"), ("orders", "rows present")],
+        "Order ids complete and unique": [("orders", "order_id present"), ("orders", "order_id unique")],
+        "Net revenue published daily": [("orders", "revenue not negative"), ("order_lines", "fresh")],
+    },
+    "product-engagement": {
+        "Events land within two hours": [("raw_events", "fresh"), ("sessions", "fresh")],
+        "Duplicate events below 1 %": [("raw_events", "event_id unique")],
+        "DAU computed every day": [("user_daily_activity", "fresh"), ("user_daily_activity", "rows present")],
+    },
+    "retail-cross-sell": {
+        "Outputs ready for the recommendation feed": [("purchases", "fresh"), ("customer_affinity", "rows present")],
+        "Customer ids complete and unique": [("customers", "customer_id present"), ("customers", "customer_id unique")],
+        "Affinity scores fresh": [("customer_affinity", "fresh")],
+        "Wine spend valid": [("customer_affinity", "mnt_wines not negative")],
+    },
+    "churn-early-warning": {
+        "Scores ready for the morning list": [("churn_scores", "fresh"), ("churn_scores", "rows present")],
+    },
+}
+
+
 def on_demo_seeded(sender, **kwargs) -> None:
     seed_demo_checks()
+    link_demo_slos()
+
+
+def link_demo_slos() -> None:
+    """Name the checks that measure each demo SLO (idempotent: ``set`` replaces the links)."""
+    for slug, slos in SLO_MEASURES.items():
+        for slo in SLO.objects.filter(product__slug=slug, name__in=slos):
+            wanted = slos[slo.name]
+            checks = [
+                check
+                for check in Check.objects.filter(product=slo.product).select_related("output")
+                if (check.output.name, check.name) in wanted
+            ]
+            slo.checks.set(checks)
 
 
 def seed_demo_checks() -> list[Check]:

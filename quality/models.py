@@ -263,6 +263,9 @@ class CheckRun(models.Model):
         self.started = self.started or timezone.now()
         self.finished = timezone.now()
         self.save(update_fields=["status", "observed_value", "samples", "error", "duration_ms", "started", "finished"])
+        from . import outcomes  # outcomes reads and writes these models
+
+        outcomes.after_run(self)
 
 
 class SLOEvaluation(models.Model):
