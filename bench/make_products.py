@@ -2,7 +2,8 @@
 
 Every product gets 3 goals, 2 initiatives, 3 hypotheses, 2 use cases, 1 usage pattern, 2 outputs
 of 8 columns, a KPI tree of 7 (north star → 2 outcomes → 4 drivers), 3 SLOs, tags, a domain,
-consumer teams, an owner and 2 stewards; half read another product's output (lineage). Rows are
+consumer teams, an owner and 2 stewards; half read another product's output (lineage). Most
+products have a health row (healthy, warning, failing or unknown), as the quality app keeps it. Rows are
 written with bulk_create, which sends no signals, so the owners' and stewards' guardian object
 permissions are written here too, exactly as products/roles.py would grant them.
 
@@ -52,6 +53,8 @@ from products.models import (
     UseCase,
 )
 from products.roles import OWNER_PERMS, STEWARD_PERMS
+from quality.choices import Health
+from quality.models import ProductHealth
 
 User = get_user_model()
 
@@ -90,6 +93,10 @@ COLUMNS = [
     ("quantity", choices.DataType.INTEGER, choices.ColumnRole.MEASURE, choices.Classification.INTERNAL),
     ("email", choices.DataType.STRING, choices.ColumnRole.ATTRIBUTE, choices.Classification.PII),
 ]
+# A product without checks or SLO measurements has no health row yet (search counts it unknown).
+HEALTH_SPREAD = (
+    [None] * 25 + [Health.HEALTHY] * 55 + [Health.WARNING] * 10 + [Health.FAILING] * 7 + [Health.UNKNOWN] * 3
+)
 VISION = (
     "Give every {domain} team one trusted view of **{subject} {kind}**, so decisions are made on the same "
     "numbers.\n\n- refreshed {cadence}\n- documented column by column\n- measured by the KPIs below\n\n"
@@ -122,6 +129,7 @@ def build(products: int = 10_000, users: int = 200, seed: int = 7, chunk: int = 
         log(f"  {min(start + chunk, products):>6} products  {time.perf_counter() - started:6.1f} s")
     set_north_stars()
     make_bench_pm_a_steward(world, rng)
+    make_health(Random(seed + 1))  # its own generator: the products stay the same as before health existed
     log(f"built {products} products in {time.perf_counter() - started:.1f} s")
 
 
@@ -409,6 +417,28 @@ def make_bench_pm_a_steward(world: World, rng: Random) -> None:
     through = DataProduct.stewards.through
     bulk(through, (through(dataproduct_id=pk, user_id=bench_pm.pk) for pk in chosen))
     grant([(pk, bench_pm.pk, perm) for pk in chosen for perm in STEWARD_PERMS], world.perms)
+
+
+def make_health(rng: Random) -> None:
+    """Health rows for three products in four, with counts that agree with their state (quality/health.py)."""
+    rows = []
+    for pk in DataProduct.objects.order_by("pk").values_list("pk", flat=True):
+        state = rng.choice(HEALTH_SPREAD)
+        if state is not None:
+            rows.append(new_health(pk, state, rng))
+    bulk(ProductHealth, rows)
+
+
+def new_health(product_id: int, state: str, rng: Random) -> ProductHealth:
+    health = ProductHealth(product_id=product_id, state=state)
+    if state == Health.FAILING:
+        health.failing_checks = rng.randint(1, 3)
+        health.open_incidents = rng.randint(0, health.failing_checks)
+        health.slos_breached = rng.randint(0, 1)
+    elif state == Health.WARNING:
+        health.warning_checks = rng.randint(0, 2)
+        health.slos_at_risk = 0 if health.warning_checks else 1
+    return health
 
 
 def dataset_exists() -> bool:
