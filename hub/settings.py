@@ -150,6 +150,23 @@ PRODUCT_MANAGERS_GROUP = "Product managers"
 LODESTAR_CHECK_MEMORY_LIMIT = env_str("LODESTAR_CHECK_MEMORY_LIMIT", "500MB")
 LODESTAR_CHECK_THREADS = env_int("LODESTAR_CHECK_THREADS", 2)
 LODESTAR_CHECK_TIMEOUT_SECONDS = env_int("LODESTAR_CHECK_TIMEOUT_SECONDS", 300)
+# Alerts: links in emails and webhook bodies are absolute, under the hub's public address.
+LODESTAR_BASE_URL = env_str("LODESTAR_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+LODESTAR_WEBHOOK_TIMEOUT_SECONDS = env_int("LODESTAR_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Webhooks to loopback, private, link-local or reserved addresses are refused (SSRF) unless allowed.
+LODESTAR_WEBHOOK_ALLOW_PRIVATE = env_bool("LODESTAR_WEBHOOK_ALLOW_PRIVATE", False)
+
+# --- Email: SMTP when EMAIL_HOST is set; otherwise emails are written to the log (console) ---
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Lodestar <lodestar@localhost>")
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

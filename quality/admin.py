@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from .models import Check, CheckRun
+from . import alerts  # also registers the delivery task with workers, which import every admin
+from .models import Check, CheckRun, Notification, Webhook
 
 
 @admin.register(Check)
@@ -37,3 +38,52 @@ class CheckRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    """Never shows the secret. Webhooks are created with ``alerts.create_webhook``, which shows it once."""
+
+    list_display = ["url", "product", "enabled", "created"]
+    list_filter = ["enabled"]
+    search_fields = ["url", "product__slug", "product__name"]
+    list_select_related = ["product"]
+    fields = ["product", "url", "enabled"]
+    readonly_fields = ["product"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a webhook added here would have no secret to sign with
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "url":
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The delivery record: read-only, with an action to queue failed deliveries again."""
+
+    list_display = ["event", "channel", "recipient", "product", "status", "attempts", "created", "sent_at"]
+    list_filter = ["status", "channel", "event"]
+    search_fields = ["recipient", "subject", "product__slug"]
+    list_select_related = ["product"]
+    date_hierarchy = "created"
+    actions = ["deliver_again"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_redeliver_permission(self, request) -> bool:
+        return request.user.has_perm("quality.change_notification")
+
+    @admin.action(description="Deliver again (all but sent)", permissions=["redeliver"])
+    def deliver_again(self, request, queryset) -> None:
+        count = alerts.redeliver(queryset)
+        self.message_user(request, f"{count} notification(s) queued again.")

@@ -436,6 +436,15 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    def clean(self) -> None:
+        from .webhooks import validate_webhook_url  # resolves the host: refuses private addresses (SSRF)
+
+        if self.url:
+            try:
+                validate_webhook_url(self.url)
+            except ValidationError as exc:
+                raise ValidationError({"url": exc.messages}) from None
+
     def set_secret(self, secret: str) -> None:
         self.encrypted_secret = crypto.encrypt(secret)
 
