@@ -153,24 +153,40 @@ def test_a_breached_slo_opens_an_incident_and_meeting_again_may_resolve_it(produ
     assert slo_module.evaluate(slo, NOW).state == SLOState.BREACHED
     incident = Incident.objects.get(slo=slo)
     assert incident.status == IncidentStatus.OPEN
-    for hours in range(1, 5):
-        finished_run(check, RunStatus.PASS, hours)
-    assert slo_module.evaluate(slo, NOW).state != SLOState.BREACHED
+    for quarter in range(1, 20):  # 19 good of 20: 95 %
+        finished_run(check, RunStatus.PASS, quarter / 4)
+    assert slo_module.evaluate(slo, NOW).state == SLOState.MET
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.RESOLVED
 
 
 def test_slo_state_changes_alert_but_an_unchanged_state_does_not(product, alice):
     output = factories.OutputFactory(product=product)
+    slo = factories.SLOFactory(product=product, objective_percent=90, window_days=7)
+    check = factories.CheckFactory(output=output, severity=Severity.WARN)
+    check.slos.add(slo)
+    for hours in range(30, 40):
+        finished_run(check, RunStatus.PASS, hours)
+    slo_module.evaluate(slo, NOW - timedelta(hours=2))  # baseline: met
+    slo_module.evaluate(slo, NOW - timedelta(hours=1))  # still met: no alert
+    assert not Notification.objects.exists()
+    finished_run(check, RunStatus.WARN, 0.5)  # 10 of 11 good: met, but 9 % of the budget left
+    assert slo_module.evaluate(slo, NOW).state == SLOState.AT_RISK
+    changed = Notification.objects.get(event="slo_state_changed", recipient=alice.email)
+    assert "met → at_risk" in changed.subject
+
+
+def test_a_breach_alerts_once_as_an_incident(product, alice, bob):
+    output = factories.OutputFactory(product=product)
     slo = factories.SLOFactory(product=product, objective_percent=50, window_days=1)
     check = factories.CheckFactory(output=output, severity=Severity.WARN)
     check.slos.add(slo)
     finished_run(check, RunStatus.PASS, 3)
-    slo_module.evaluate(slo, NOW - timedelta(hours=2))  # baseline: met
-    slo_module.evaluate(slo, NOW - timedelta(hours=1))  # still met: no alert
-    assert not Notification.objects.filter(event="slo_state_changed").exists()
+    slo_module.evaluate(slo, NOW - timedelta(hours=2))
     for hours in (0.5, 0.4):
         finished_run(check, RunStatus.WARN, hours)
-    slo_module.evaluate(slo, NOW)  # 1 good of 3: breached
-    changed = Notification.objects.filter(event="slo_state_changed", recipient=alice.email).get()
-    assert "met → breached" in changed.subject
+    assert slo_module.evaluate(slo, NOW).state == SLOState.BREACHED  # 1 good of 3
+    assert sorted(Notification.objects.values_list("event", "recipient")) == [
+        ("incident_opened", alice.email),
+        ("incident_opened", bob.email),
+    ]
