@@ -150,6 +150,11 @@ PRODUCT_MANAGERS_GROUP = "Product managers"
 LODESTAR_CHECK_MEMORY_LIMIT = env_str("LODESTAR_CHECK_MEMORY_LIMIT", "500MB")
 LODESTAR_CHECK_THREADS = env_int("LODESTAR_CHECK_THREADS", 2)
 LODESTAR_CHECK_TIMEOUT_SECONDS = env_int("LODESTAR_CHECK_TIMEOUT_SECONDS", 300)
+# A check whose worker keeps dying (killed, out of memory, past the hard time limit) is
+# delivered at most this many times for a slot; the next delivery records it as an error.
+LODESTAR_CHECK_MAX_DELIVERIES = env_int("LODESTAR_CHECK_MAX_DELIVERIES", 3)
+if LODESTAR_CHECK_MAX_DELIVERIES < 1:
+    raise ImproperlyConfigured(f"LODESTAR_CHECK_MAX_DELIVERIES must be 1 or more, not {LODESTAR_CHECK_MAX_DELIVERIES}")
 # Alerts: links in emails and webhook bodies are absolute, under the hub's public address.
 LODESTAR_BASE_URL = env_str("LODESTAR_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 LODESTAR_WEBHOOK_TIMEOUT_SECONDS = env_int("LODESTAR_WEBHOOK_TIMEOUT_SECONDS", 5)
@@ -216,6 +221,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 )
+# The check task's hard time limit (quality/tasks.py) must end a run before the broker hands its
+# message to another worker: a running check is then never run twice at once.
+CHECK_TASK_HARD_TIME_LIMIT = LODESTAR_CHECK_TIMEOUT_SECONDS + 60
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", float("inf")) <= CHECK_TASK_HARD_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT must be above LODESTAR_CHECK_TIMEOUT_SECONDS + 60 "
+        f"({CHECK_TASK_HARD_TIME_LIMIT} s, the check task's hard time limit)."
+    )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("out", "processed", "control"):
         (VAR_DIR / "broker" / folder).mkdir(parents=True, exist_ok=True)
@@ -223,8 +236,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Schedules are computed in UTC whatever TIME_ZONE says: no slot skipped or doubled at a DST change.
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's scheduler behind a database lease: a second beat waits instead of doubling sends.
+CELERY_BEAT_SCHEDULER = "quality.beat:LeasedScheduler"
+# Save each entry's last run as soon as it is sent, so a beat taking over knows what was sent.
+CELERY_BEAT_SYNC_EVERY = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Explicit queues: a worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"

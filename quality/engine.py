@@ -441,12 +441,15 @@ def run_checks_for_output(output: Output, checks: list[Check] | None = None) -> 
 
 
 def record_results(results: list[Result], scheduled_for: datetime | None = None) -> list[CheckRun]:
-    """Store each result as the run of its slot (now, to the second, by default); a finished slot is kept as it is."""
+    """Store each result as the run of its slot (now, to the second, by default); returns the runs stored.
+
+    Each run is claimed first (``CheckRun.take``), so a slot that is finished, or held by another
+    delivery, is kept as it is.
+    """
     slot = scheduled_for or timezone.now().replace(microsecond=0)
-    runs = []
+    stored = []
     for result in results:
-        run, _ = CheckRun.objects.get_or_create(quality_check=result.check, scheduled_for=slot)
-        if run.claim():
-            run.finish(result)
-        runs.append(run)
-    return runs
+        run = CheckRun.take(result.check, slot)
+        if run is not None and (run.is_finished or run.finish(result)):
+            stored.append(run)
+    return stored

@@ -8,11 +8,14 @@ finished with the result — exactly one per check and slot.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+
 from celery.schedules import crontab
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import F, Q
+from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from access import policy
@@ -37,6 +40,9 @@ from .choices import (
     SLOState,
 )
 
+logger = logging.getLogger(__name__)
+
+CLAIMABLE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 CUSTOM_SQL = "custom_sql"
 
@@ -238,34 +244,118 @@ class CheckRun(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 
-    def claim(self) -> bool:
-        """Take this pending run for one worker: a conditional UPDATE that must hit exactly one row.
+    @classmethod
+    def take(cls, check: Check, slot: datetime) -> CheckRun | None:
+        """The run of ``check`` for ``slot``, claimed for this delivery (``running``); None if it is not ours.
 
-        Two workers handed the same slot both try; the database lets only one UPDATE match
-        ``status='pending'``, so only one runs the check (Healthchecks' sendalerts).
+        Not ours: the slot is finished, or another delivery claimed it first. A run claimed more
+        than ``LODESTAR_CHECK_MAX_DELIVERIES`` times is finished here as an ``error``, without
+        running the check, and returned so.
         """
-        now = timezone.now()
-        claimed = CheckRun.objects.filter(pk=self.pk, status=RunStatus.PENDING).update(
-            status=RunStatus.RUNNING, started=now, attempts=F("attempts") + 1
-        )
-        if claimed != 1:
+        run, _ = cls.objects.get_or_create(quality_check=check, scheduled_for=slot)
+        if not run.claim():
+            return None
+        cap = settings.LODESTAR_CHECK_MAX_DELIVERIES
+        if run.attempts > cap:
+            message = (
+                f"The check was interrupted {run.attempts - 1} times (its worker died or was killed); "
+                "it is not tried again for this slot."
+            )
+            return run if run.store(status=RunStatus.ERROR, error=message) else None
+        return run
+
+    def claim(self) -> bool:
+        """Take this run for one delivery: a compare-and-swap on ``attempts``, the fencing token.
+
+        A pending run, or a running one (its delivery died: the hard time limit is below the
+        broker's visibility timeout, so a live delivery is never handed out twice), is taken by
+        ``UPDATE … WHERE status IN (pending, running) AND attempts = <as read>``. Of two
+        deliveries that read the same row, the database lets exactly one UPDATE hit it; only
+        that one works, and only it may ``finish`` (Healthchecks' sendalerts).
+        """
+        if self.is_finished:
             return False
-        self.refresh_from_db(fields=["status", "started", "attempts"])
+        seen, now = self.attempts, timezone.now()
+        taken = CheckRun.objects.filter(pk=self.pk, status__in=CLAIMABLE_STATUSES, attempts=seen).update(
+            status=RunStatus.RUNNING, attempts=seen + 1, started=now
+        )
+        if taken != 1:
+            return False
+        self.status, self.attempts, self.started = RunStatus.RUNNING, seen + 1, now
         return True
 
-    def finish(self, result) -> None:
-        """Store an engine ``Result`` on this run."""
-        self.status = result.status
-        self.observed_value = result.observed_value
-        self.samples = result.samples
-        self.error = result.error
-        self.duration_ms = result.duration_ms
-        self.started = self.started or timezone.now()
-        self.finished = timezone.now()
-        self.save(update_fields=["status", "observed_value", "samples", "error", "duration_ms", "started", "finished"])
+    def release(self) -> bool:
+        """Give the run back as if this delivery had never claimed it, for its retry to take.
+
+        The count goes back down, so only interruptions count toward the cap. That is safe as a
+        fence: a released run is pending, and only a running run with the holder's count can be
+        finished; a later claim always counts up again.
+        """
+        released = CheckRun.objects.filter(pk=self.pk, status=RunStatus.RUNNING, attempts=self.attempts).update(
+            status=RunStatus.PENDING, attempts=self.attempts - 1, started=None
+        )
+        if released == 1:
+            self.status, self.attempts, self.started = RunStatus.PENDING, self.attempts - 1, None
+        return released == 1
+
+    def finish(self, result) -> bool:
+        """Store an engine ``Result`` on this run, if this delivery still holds it; False when it does not."""
+        return self.store(
+            status=result.status,
+            observed_value=result.observed_value,
+            samples=result.samples,
+            error=result.error,
+            duration_ms=result.duration_ms,
+        )
+
+    def store(self, *, status: str, error: str = "", **values) -> bool:
+        """Finish the run with a final status while this delivery holds it, then what follows a run.
+
+        One transaction: the result is stored if and only if ``outcomes.after_run`` ran for it, and a
+        delivery that lost its claim (another took the run over) stores nothing and triggers nothing.
+        """
         from . import outcomes  # outcomes reads and writes these models
 
-        outcomes.after_run(self)
+        values = {"status": status, "error": error, "finished": timezone.now(), **values}
+        with transaction.atomic():
+            stored = CheckRun.objects.filter(pk=self.pk, status=RunStatus.RUNNING, attempts=self.attempts).update(
+                **values
+            )
+            if stored != 1:
+                logger.info("%s is no longer held by attempt %d; its result is dropped.", self, self.attempts)
+                return False
+            for name, value in values.items():
+                setattr(self, name, value)
+            outcomes.after_run(self)
+        return True
+
+
+class BeatLease(models.Model):
+    """Who may schedule: the one beat holding the lease, refreshed on every tick (see ``quality.beat``)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=200, blank=True)
+    expires = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'nobody'} until {self.expires:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def take(cls, name: str, holder: str, seconds: float) -> bool:
+        """Take or extend the lease for ``seconds``: a conditional UPDATE, won by the holder or once it expired."""
+        now = timezone.now()
+        cls.objects.get_or_create(name=name, defaults={"expires": now})
+        return (
+            cls.objects.filter(Q(holder=holder) | Q(expires__lte=now), name=name).update(
+                holder=holder, expires=now + timedelta(seconds=seconds)
+            )
+            == 1
+        )
+
+    @classmethod
+    def release(cls, name: str, holder: str) -> None:
+        """Let the next beat take over at once, rather than when the lease runs out."""
+        cls.objects.filter(name=name, holder=holder).update(holder="", expires=timezone.now())
 
 
 class SLOEvaluation(models.Model):

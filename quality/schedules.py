@@ -4,18 +4,22 @@ One ``PeriodicTask`` per output and cron expression: the engine runs all the che
 in one pass, so checks of one output that share a schedule share one task (its kwargs name the
 output and the cron; the task runs only the enabled checks on that cron). A check saved or
 deleted re-syncs its output (signals, see ``apps.py``); ``manage.py sync_check_schedules``
-rebuilds every row. Disabled checks are not scheduled. Schedules are in UTC.
+rebuilds every row. Disabled checks are not scheduled. Schedules are in UTC. A crontab row left
+unused by a change or a delete (no PeriodicTask points at it any more) is removed after the commit.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from .models import CRON_FIELDS, Check
 from .tasks import QUEUE, run_output_checks
+
+logger = logging.getLogger(__name__)
 
 NAME_PREFIX = "quality checks: output "
 TASK = run_output_checks.name
@@ -40,11 +44,14 @@ def crontab_for(schedule: str) -> CrontabSchedule:
 def sync_output_schedules(output_id: int) -> None:
     """Make the output's PeriodicTask rows match its enabled checks' schedules."""
     wanted = set(Check.objects.filter(output_id=output_id, enabled=True).values_list("schedule", flat=True))
+    released: set[int] = set()  # crontab rows this sync stops using
     for schedule in sorted(wanted):
         kwargs = json.dumps({"output_id": output_id, "schedule": schedule})
         task = PeriodicTask.objects.filter(name=task_name(output_id, schedule)).first()
         if task and (task.task, task.kwargs, task.queue, task.enabled) == (TASK, kwargs, QUEUE, True):
             continue  # unchanged: no write, so beat does not reload for nothing
+        if task and task.crontab_id:
+            released.add(task.crontab_id)
         task = task or PeriodicTask(name=task_name(output_id, schedule))
         task.task, task.kwargs, task.args, task.queue, task.enabled = TASK, kwargs, "[]", QUEUE, True
         task.crontab, task.interval, task.solar, task.clocked = crontab_for(schedule), None, None, None
@@ -54,7 +61,32 @@ def sync_output_schedules(output_id: int) -> None:
         name__in=[task_name(output_id, schedule) for schedule in wanted]
     )
     for task in stale:
+        released.add(task.crontab_id)
         task.delete()  # one by one: django-celery-beat's delete signal tells beat to reload
+    drop_unused_crontabs(released)
+
+
+def drop_unused_crontabs(ids: set[int | None]) -> None:
+    """After the commit, delete those of these crontab rows that no PeriodicTask uses any more.
+
+    After the commit and in a transaction of its own, so a sync racing to reuse a row cannot fail a
+    check's save: at worst the row stays until the next sync.
+    """
+    ids = {pk for pk in ids if pk is not None}
+    if ids:
+        transaction.on_commit(lambda: _drop_unused_crontabs(ids))
+
+
+def _drop_unused_crontabs(ids: set[int]) -> None:
+    try:
+        in_use = PeriodicTask.objects.filter(crontab__isnull=False).values("crontab_id")
+        unused = CrontabSchedule.objects.filter(pk__in=ids).exclude(pk__in=in_use)
+        with transaction.atomic():
+            # One plain DELETE … WHERE NOT IN (in use): Django's delete() would collect and cascade
+            # to the tasks, so a task attached meanwhile would go too; the database refuses instead.
+            unused._raw_delete(unused.db)
+    except DatabaseError as exc:
+        logger.warning("Unused crontab rows %s stay for the next sync: %s", sorted(ids), exc)
 
 
 @transaction.atomic
@@ -65,6 +97,7 @@ def sync_all_schedules() -> tuple[int, int]:
     for task in PeriodicTask.objects.filter(name__startswith=NAME_PREFIX):
         output_id = task.name[len(NAME_PREFIX) :].split(" @ ", 1)[0]
         if not output_id.isdigit() or int(output_id) not in output_ids:
+            drop_unused_crontabs({task.crontab_id})
             task.delete()
             removed += 1
     for output_id in sorted(output_ids):

@@ -2,17 +2,30 @@
 
 A task message carries ids and a slot only — never a URL or a credential. The slot is the
 scheduled time the run belongs to: given by whoever enqueued it, or (for a beat-sent task)
-the latest tick of the cron schedule at or before now. ``CheckRun`` has one row per check and
-slot, so a task delivered twice finds the slot taken (or finished) and records nothing new.
+the latest tick of the cron schedule at or before now, in UTC.
+
+Reliability, so that a slot gets exactly one result however its message travels:
+
+* The message is acknowledged after the run (``acks_late``, prefetch 1). A worker that dies
+  mid-run has it delivered again (``reject_on_worker_lost``); so does a run killed at the hard
+  time limit (``acks_on_timeout=False``), which stays below the broker's visibility timeout.
+* Each delivery claims the slot's runs before any work (``CheckRun.take``): a finished run is
+  skipped; a pending or running one is taken with a compare-and-swap on ``attempts``. Only the
+  winner works, and only a delivery still holding the run may store its result. A run taken more
+  than ``LODESTAR_CHECK_MAX_DELIVERIES`` times is recorded as an error without running.
+* A source that cannot be reached is retried with backoff; the claims are released first, so the
+  retry takes them again without counting as an interruption.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.schedules import crontab
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -23,17 +36,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from products.models import Output
 
 from .choices import RunStatus
-from .engine import OutputRun, Result, SourceError, error_message, open_source, record_results
-from .models import CheckRun, cron_schedule
+from .engine import OutputRun, Result, SourceError, error_message, open_source
+from .models import Check, CheckRun, cron_schedule
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "checks"
 MAX_RETRIES = 3
-# The hard limit stops a run the engine's own statement timeout did not; both stay below the
-# broker's visibility timeout (settings), so a running task is never handed to a second worker.
+# The soft limit stops a run the engine's own statement timeout did not; the hard limit (settings)
+# kills it and stays below the broker's visibility timeout, so a running task is never handed to a
+# second worker while it runs.
 SOFT_TIME_LIMIT = settings.LODESTAR_CHECK_TIMEOUT_SECONDS + 30
-HARD_TIME_LIMIT = SOFT_TIME_LIMIT + 30
+HARD_TIME_LIMIT = settings.CHECK_TASK_HARD_TIME_LIMIT
 # The output's data could not be reached: worth another try later. Errors of the hub's own
 # database (a lock, a dropped connection) retry the same way.
 TRANSIENT_ERRORS = (SourceError, duckdb.Error, SQLAlchemyError, OSError)  # as the engine catches them
@@ -77,6 +91,7 @@ def slot_for(scheduled_for_iso: str | None, schedule: str | None) -> datetime:
     bind=True,  # routed to the "checks" queue by CELERY_TASK_ROUTES
     acks_late=True,
     reject_on_worker_lost=True,
+    acks_on_timeout=False,  # killed at the hard time limit: requeued, and the next delivery takes over
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=HARD_TIME_LIMIT,
     autoretry_for=(SourceUnavailable, DatabaseError),
@@ -88,30 +103,50 @@ def slot_for(scheduled_for_iso: str | None, schedule: str | None) -> datetime:
 def run_output_checks(self, output_id: int, scheduled_for_iso: str | None = None, schedule: str | None = None) -> dict:
     """Run the output's enabled checks (only those on ``schedule``, when given) for one slot.
 
-    Returns ``{status: count}`` of the runs recorded for the slot; a slot already finished is left alone.
+    Returns ``{status: count}`` of the runs this delivery finished; a slot already finished, or
+    taken by another delivery, is left alone.
     """
     output = Output.objects.filter(pk=output_id).first()
     if output is None:
         logger.info("Output %s is gone; nothing to check.", output_id)
         return {}
     slot = slot_for(scheduled_for_iso, schedule)
-    checks = output.checks.filter(enabled=True)
+    checks = output.checks.filter(enabled=True).order_by("pk")
     if schedule:
         checks = checks.filter(schedule=schedule)
-    # Skip checks whose slot is already taken: a redelivered task does no work twice.
-    taken = CheckRun.objects.filter(scheduled_for=slot).exclude(status=RunStatus.PENDING).values("quality_check")
-    checks = list(checks.exclude(pk__in=taken))
-    if not checks:
-        return {}
-    results = _results(self, output, checks)
-    runs = record_results(results, slot)
-    counts: dict[str, int] = {}
+    taken = [run for run in (CheckRun.take(check, slot) for check in checks) if run is not None]
+    held = [run for run in taken if run.status == RunStatus.RUNNING]
+    finished = [run for run in taken if run.is_finished]  # given up after too many interruptions
+    if held:
+        finished += _work(self, output, held)
+    return dict(Counter(run.status for run in finished))
+
+
+def _work(task, output: Output, runs: list[CheckRun]) -> list[CheckRun]:
+    """Run the held runs' checks and store the results; on the way out by an exception, give the runs back."""
+    checks = [run.quality_check for run in runs]
+    try:
+        try:
+            results = _results(task, output, checks)
+        except SoftTimeLimitExceeded:
+            message = f"The checks of this output ran past the time limit ({SOFT_TIME_LIMIT} s)."
+            results = [Result(check, RunStatus.ERROR, error=message) for check in checks]
+        return [run for run, result in zip(runs, results, strict=True) if run.finish(result)]
+    except BaseException:
+        _release(runs)
+        raise
+
+
+def _release(runs: list[CheckRun]) -> None:
     for run in runs:
-        counts[run.status] = counts.get(run.status, 0) + 1
-    return counts
+        try:
+            run.release()  # nothing for a run already finished
+        except DatabaseError as exc:
+            # Left running: the retry takes it over (counted as one interruption).
+            logger.warning("Could not release %s: %s", run, exc)
 
 
-def _results(task, output: Output, checks: list) -> list[Result]:
+def _results(task, output: Output, checks: list[Check]) -> list[Result]:
     """One pass over the output's source; a source that stays unreachable after the retries gives ``error``."""
     try:
         source = open_source(output)

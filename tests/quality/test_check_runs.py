@@ -18,15 +18,20 @@ def check(product):
     return factories.CheckFactory(output=factories.OutputFactory(product=product), name="rows")
 
 
-def test_a_pending_run_is_claimed_exactly_once(check):
+def test_a_pending_run_is_claimed_by_exactly_one_of_two_deliveries(check):
     run = CheckRun.objects.create(quality_check=check, scheduled_for=SLOT)
-    twin = CheckRun.objects.get(pk=run.pk)  # the same row, as a second worker holds it
+    twin = CheckRun.objects.get(pk=run.pk)  # the same row, as a second delivery read it
     assert run.claim() is True
-    assert twin.claim() is False
-    assert run.claim() is False
+    assert twin.claim() is False  # it read attempts=0; the row has moved on
     run.refresh_from_db()
     assert (run.status, run.attempts) == ("running", 1)
     assert run.started is not None
+
+
+def test_a_finished_run_is_never_claimed(check):
+    [run] = record_results([Result(check, "pass", 6.0)], scheduled_for=SLOT)
+    assert run.claim() is False
+    assert CheckRun.objects.get(pk=run.pk).attempts == 1
 
 
 def test_a_slot_has_exactly_one_run(check):
