@@ -45,6 +45,8 @@ def pages(product, draft):
     return [
         reverse("catalog:home"),
         reverse("catalog:home") + "?q=cross&status=published",
+        reverse("catalog:home") + "?health=unknown&sort=health",
+        reverse("health"),
         product.get_absolute_url(),
         draft.get_absolute_url(),
         "/no-such-page/",
