@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from access.api import TokenView
 from products import api as products
+from quality import api as quality
 
 router = DefaultRouter()
 router.register("products", products.DataProductViewSet, basename="product")
@@ -18,8 +19,11 @@ router.register("use-cases", products.UseCaseViewSet, basename="usecase")
 router.register("usage-patterns", products.UsagePatternViewSet, basename="usagepattern")
 router.register("outputs", products.OutputViewSet, basename="output")
 router.register("kpis", products.KPIViewSet, basename="kpi")
-router.register("slos", products.SLOViewSet, basename="slo")
+router.register("slos", quality.QualitySLOViewSet, basename="slo")  # the products SLOs, with their figures
 router.register("inputs", products.ProductInputViewSet, basename="input")
+router.register("checks", quality.CheckViewSet, basename="check")
+router.register("check-runs", quality.CheckRunViewSet, basename="checkrun")
+router.register("incidents", quality.IncidentViewSet, basename="incident")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
