@@ -1,15 +1,20 @@
 """Beat's schedules follow the checks: one PeriodicTask per output and cron, disabled checks unscheduled."""
 
 import io
+import itertools
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from quality.models import Check
+from hub.celery import app
+from quality.models import Check, cron_schedule
 from quality.schedules import NAME_PREFIX
+from quality.tasks import previous_tick
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +114,69 @@ def test_sync_check_schedules_rebuilds_everything_and_is_idempotent(product):
     assert scheduled() == expected
     assert PeriodicTask.objects.get(name__startswith=NAME_PREFIX).date_changed == updated
     assert PeriodicTask.objects.filter(name="someone else's task").exists()
+
+
+def crontab_ids() -> set[int]:
+    return set(CrontabSchedule.objects.values_list("pk", flat=True))
+
+
+def test_crontab_rows_no_task_uses_any_more_are_removed(product, django_capture_on_commit_callbacks):
+    admins = CrontabSchedule.objects.create(minute="7", timezone="UTC")  # made in the admin, unused: not ours
+    first, second = factories.OutputFactory(product=product), factories.OutputFactory(product=product)
+    with django_capture_on_commit_callbacks(execute=True):
+        check = factories.CheckFactory(output=first, name="a", schedule="0 * * * *")
+        factories.CheckFactory(output=second, name="b", schedule="0 * * * *")  # shares the hourly row
+        factories.CheckFactory(output=second, name="c", schedule="15 4 * * *")
+    hourly = CrontabSchedule.objects.get(minute="0", hour="*").pk
+    nightly = CrontabSchedule.objects.get(minute="15", hour="4").pk
+    assert crontab_ids() == {admins.pk, hourly, nightly}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        check.schedule = "30 2 * * *"
+        check.save()
+    assert hourly in crontab_ids()  # still the second output's
+    with django_capture_on_commit_callbacks(execute=True):
+        Check.objects.filter(output=second, name="b").get().delete()
+        Check.objects.filter(output=second, name="c").get().delete()
+    assert crontab_ids() == {admins.pk, CrontabSchedule.objects.get(minute="30", hour="2").pk}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        check.delete()
+    assert crontab_ids() == {admins.pk}
+    assert scheduled() == {}
+
+
+# --- Daylight saving: schedules are UTC inside -----------------------------------------------------
+
+# Europe moves its clocks at 01:00 UTC on these Sundays: 02:30 local does not exist in spring and
+# happens twice in autumn. A cron in UTC does not care.
+DST_WEEKS = [datetime(2026, 3, 26, tzinfo=UTC), datetime(2026, 10, 22, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("start", DST_WEEKS, ids=["spring", "autumn"])
+def test_a_nightly_cron_gets_one_slot_a_day_at_the_same_utc_time_across_a_dst_change(start, settings):
+    settings.TIME_ZONE = "Europe/Berlin"  # the display time zone; slots stay in UTC
+    schedule = cron_schedule("30 2 * * *")
+    moments = [start + timedelta(minutes=7 * step) for step in range(6 * 24 * 60 // 7)]  # six days
+    slots = sorted({previous_tick(schedule, moment) for moment in moments})
+    first = datetime(start.year, start.month, start.day - 1, 2, 30, tzinfo=UTC)
+    assert slots == [first + timedelta(days=day) for day in range(7)]  # none skipped, none doubled
+
+
+@pytest.mark.parametrize("start", DST_WEEKS, ids=["spring", "autumn"])
+def test_beat_sends_a_nightly_cron_every_24_hours_across_a_dst_change(product, start):
+    factories.CheckFactory(output=factories.OutputFactory(product=product), name="a", schedule="30 2 * * *")
+    crontab = PeriodicTask.objects.get(name__startswith=NAME_PREFIX).crontab
+    assert str(crontab.timezone) == "UTC"
+    beat_schedule = crontab.schedule  # what django-celery-beat's scheduler computes with
+    sent = [start.replace(hour=2, minute=30)]
+    for _ in range(6):
+        last_run_at, wait, _now = beat_schedule.remaining_delta(sent[-1])
+        sent.append(last_run_at + wait)
+    assert [later - earlier for earlier, later in itertools.pairwise(sent)] == [timedelta(days=1)] * 6
+    assert {(moment.hour, moment.minute, moment.utcoffset()) for moment in sent} == {(2, 30, timedelta(0))}
+
+
+def test_celery_schedules_in_utc():
+    assert settings.CELERY_TIMEZONE == "UTC"
+    assert str(app.conf.timezone) == "UTC"
