@@ -72,3 +72,12 @@ bench: install
 clean:
 	rm -rf $(VENV) var/static .ruff_cache .pytest_cache .hypothesis bench/results tests/artifacts
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+#   make bench-quality  our check engine vs Great Expectations and Soda Core on 10M rows (needs PostgreSQL)
+# make bench-quality: e.g. BENCH_QUALITY_ARGS="--rows 200000 --repeat 1". GX and Soda are installed into
+# bench/quality/.venvs/ on first use; the data (Parquet file, lodestar_bench_quality database) is kept.
+BENCH_QUALITY_ARGS ?=
+
+.PHONY: bench-quality
+bench-quality: install
+	$(PY) bench/quality/bench_checks.py $(BENCH_QUALITY_ARGS)
