@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs_view, name="api-docs"),
     path("products/", include("products.urls")),
+    path("products/", include("quality.urls")),
     path("health/", include("catalog.urls_health")),
     path("", include("catalog.urls")),
 ]

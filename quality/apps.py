@@ -8,9 +8,10 @@ class QualityConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_init, post_save
 
+        from products.panels import register_panel
         from products.signals import demo_seeded
 
-        from . import demo, schedules
+        from . import demo, panels, schedules
         from .models import Check
 
         # products never imports quality: the demo's checks join through this signal.
@@ -19,3 +20,5 @@ class QualityConfig(AppConfig):
         post_init.connect(schedules.on_check_loaded, sender=Check, dispatch_uid="quality.check_loaded")
         post_save.connect(schedules.on_check_saved, sender=Check, dispatch_uid="quality.check_schedules")
         post_delete.connect(schedules.on_check_deleted, sender=Check, dispatch_uid="quality.check_unscheduled")
+        # The product page's Quality section, after the SLOs it measures.
+        register_panel("quality", "quality/_quality_panel.html", 65, panels.quality_context, title="Quality")
