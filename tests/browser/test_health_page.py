@@ -108,8 +108,10 @@ def test_a_steward_sees_the_hub_health_and_the_failing_products(browser, live_se
         ("Health: Unknown", "1"),
         ("Health: Healthy", "1"),
     ]
-    checks = browser.find_element(By.ID, "failing-checks").text
-    assert "no duplicate orders" in checks and "fresh" in checks
+    checks = browser.find_element(By.ID, "failing-checks")
+    assert "no duplicate orders" in checks.text and "fresh" in checks.text
+    run_links = [link.get_attribute("href") for link in checks.find_elements(By.CSS_SELECTOR, "a.badge")]
+    assert len(run_links) == 2 and all("/runs/" in link for link in run_links)
     assert "SLO breached: Fresh by 07:00" in browser.find_element(By.ID, "incidents").text
     assert "No data" in browser.find_element(By.ID, "slos").text
     full_page_screenshot(browser, artifacts / "health_page.png")

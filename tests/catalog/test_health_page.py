@@ -172,6 +172,15 @@ def test_a_failing_run_followed_by_the_quality_app_shows_everywhere_on_the_page(
     assert product.get_absolute_url() in html
 
 
+def test_it_links_to_the_latest_run_and_to_each_incident(client, alice, product):
+    check = failing_check(product)
+    later = finished_run(check, RunStatus.ERROR, hours_ago=0, now=timezone.now())
+    opened = incident(product, "Check failed")
+    html = page(client, alice).content.decode()
+    assert f'href="{reverse("quality:run", args=[product.slug, later.pk])}"' in html
+    assert f'href="{reverse("quality:incident", args=[product.slug, opened.pk])}">Check failed</a>' in html
+
+
 def test_it_lists_open_and_acknowledged_incidents_newest_first(client, alice, product):
     now = timezone.now()
     incident(product, "Old", opened_at=now - timedelta(days=2), occurrences=7)
