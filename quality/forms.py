@@ -146,6 +146,10 @@ def check_formset(data, output: Output, user) -> CheckFormSet:
 class DomainErrorsMixin:
     """Put a domain function's ``ValidationError`` on the field it names (or on the form)."""
 
+    def names_fields_of(self, exc: ValidationError) -> bool:
+        """True when the error is about this form's fields (not, say, the state of the object)."""
+        return hasattr(exc, "error_dict") and all(name in self.fields for name in exc.error_dict)
+
     def add_domain_errors(self, exc: ValidationError) -> None:
         if not hasattr(exc, "error_dict"):
             self.add_error(None, exc)

@@ -150,13 +150,19 @@ class IncidentActionView(IncidentDetailView):
         form = self.form_class(request.POST)
         if form.is_valid():
             try:
-                message = self.perform(incident, form.cleaned_data)
+                messages.success(request, self.perform(incident, form.cleaned_data))
             except ValidationError as exc:
+                if not form.names_fields_of(exc):
+                    # The incident moved on (acknowledged or resolved meanwhile): show where it stands now.
+                    messages.error(request, " ".join(exc.messages))
+                    return self.back(incident)
                 form.add_domain_errors(exc)
             else:
-                messages.success(request, message)
-                return HttpResponseRedirect(reverse("quality:incident", args=[self.product.slug, incident.pk]))
+                return self.back(incident)
         return self.render_to_response(self.get_context_data(incident=incident, **{self.form_name: form}))
+
+    def back(self, incident: Incident) -> HttpResponse:
+        return HttpResponseRedirect(reverse("quality:incident", args=[self.product.slug, incident.pk]))
 
     def perform(self, incident: Incident, data: dict) -> str:
         raise NotImplementedError
