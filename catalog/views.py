@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
-from django.db.models import Case, CharField, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
@@ -184,22 +184,38 @@ SLO_ORDER = (SLOState.BREACHED, SLOState.AT_RISK, SLOState.UNKNOWN, SLOState.MET
 FAILED_STATUSES = (RunStatus.FAIL, RunStatus.ERROR)
 
 
-def slos_with_state(products: QuerySet) -> QuerySet:
-    """The products' SLOs with their latest evaluation's state (``unknown`` if never evaluated) and figures."""
-    latest = SLOEvaluation.objects.filter(slo=OuterRef("pk")).order_by("-evaluated_at", "-id")
-    return SLO.objects.filter(product__in=products.values("pk")).annotate(
-        slo_state=Coalesce(Subquery(latest.values("state")[:1]), Value(SLOState.UNKNOWN), output_field=CharField()),
-        compliance=Subquery(latest.values("compliance_percent")[:1]),
-        budget_left=Subquery(latest.values("budget_remaining_percent")[:1]),
-    )
+def latest_evaluations() -> QuerySet:
+    return SLOEvaluation.objects.filter(slo=OuterRef("pk")).order_by("-evaluated_at", "-id")
+
+
+def ranked_slos(products: QuerySet) -> QuerySet:
+    """The products' SLOs with ``rank``, the place of their latest state in SLO_ORDER (never evaluated: unknown).
+
+    The rank is computed inside the one subquery, so each SLO costs one look-up of its latest evaluation.
+    """
+    rank = Case(*(When(state=state, then=Value(i)) for i, state in enumerate(SLO_ORDER)), output_field=IntegerField())
+    latest_rank = Subquery(latest_evaluations().annotate(rank=rank).values("rank")[:1])
+    unknown = Value(SLO_ORDER.index(SLOState.UNKNOWN))
+    return SLO.objects.filter(product__in=products.values("pk")).annotate(rank=Coalesce(latest_rank, unknown))
 
 
 def worst_slos(products: QuerySet) -> list[SLO]:
-    rank = Case(
-        *(When(slo_state=state, then=Value(i)) for i, state in enumerate(SLO_ORDER)), output_field=IntegerField()
+    """The HEALTH_PAGE_LIMIT worst SLOs, with their latest compliance and budget left (None: no data)."""
+    ranked = ranked_slos(products)
+    order = ("rank", "product__name", "name", "pk")
+    # The figures are looked up for the rows shown only, not for every SLO the ranking reads.
+    shown = ranked.filter(pk__in=ranked.order_by(*order).values("pk")[:HEALTH_PAGE_LIMIT])
+    slos = list(
+        shown.annotate(
+            compliance=Subquery(latest_evaluations().values("compliance_percent")[:1]),
+            budget_left=Subquery(latest_evaluations().values("budget_remaining_percent")[:1]),
+        )
+        .select_related("product")
+        .order_by(*order)
     )
-    slos = slos_with_state(products).select_related("product").alias(rank=rank)
-    return list(slos.order_by("rank", "product__name", "name", "pk")[:HEALTH_PAGE_LIMIT])
+    for slo in slos:
+        slo.slo_state = SLO_ORDER[slo.rank]
+    return slos
 
 
 def failing_checks(products: QuerySet) -> QuerySet:
@@ -310,5 +326,5 @@ class HealthView(TemplateView):
     @staticmethod
     def slo_counts(products: QuerySet) -> list[tuple[str, int]]:
         """(state, number of SLOs) for every SLO state, worst first."""
-        counts = dict(slos_with_state(products).values_list("slo_state").annotate(n=Count("pk")))
-        return [(state, counts.get(state, 0)) for state in SLO_ORDER]
+        counts = dict(ranked_slos(products).values_list("rank").annotate(n=Count("pk")))
+        return [(state, counts.get(rank, 0)) for rank, state in enumerate(SLO_ORDER)]
