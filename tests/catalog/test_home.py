@@ -195,7 +195,7 @@ def test_a_facet_lists_its_most_common_values_only(client, alice, product):
     assert "6 less common values not shown" in client.get("/").content.decode()
 
 
-@pytest.mark.parametrize("param", ["q", "domain", "tag", "owner", "status", "sort", "page"])
+@pytest.mark.parametrize("param", ["q", "domain", "tag", "owner", "status", "health", "sort", "page"])
 def test_a_nul_byte_in_a_parameter_finds_nothing_without_an_error(client, alice, product, param):
     client.force_login(alice)
     assert client.get(f"/?{param}=a%00b").status_code == 200
