@@ -1,30 +1,20 @@
-"""The Celery task: one CheckRun per check and slot, however often it is delivered; and a real worker end to end."""
+"""The Celery task: one CheckRun per check and slot, however often it is delivered.
+
+Real workers are in test_worker_integration.py.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
-from hub.celery import app
 from quality import tasks
 from quality.models import CheckRun, cron_schedule
 from quality.tasks import enqueue_output_checks, previous_tick, run_output_checks
 from tests import factories
 
-REPO = Path(__file__).resolve().parents[2]
 SLOT = "2026-03-29T01:00:00+00:00"  # the night Europe moves its clocks: UTC inside, nothing special
-WORKER_TIMEOUT = 60
 
 
 def add_checks(output) -> None:
@@ -113,71 +103,3 @@ def test_enqueue_sends_ids_only_after_the_commit(known_output, monkeypatch, djan
         enqueue_output_checks(known_output, datetime(2026, 3, 29, 1, tzinfo=UTC))
         assert sent == []
     assert sent == [{"kwargs": {"output_id": known_output.pk, "scheduled_for_iso": SLOT}, "queue": "checks"}]
-
-
-# --- A real worker ---------------------------------------------------------------------------
-
-
-def worker_database_url() -> str:
-    """The test database as a URL the worker process can open."""
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        if str(name).startswith(":memory:") or "mode=memory" in str(name):
-            pytest.fail("The SQLite test database is in memory; hub.test_settings should give it a file.")
-        return f"sqlite:///{name}"
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def broker(tmp_path) -> tuple[str, dict, str]:
-    """(URL, transport options, queue): Redis from CELERY_BROKER_URL on a queue of its own, else a fresh folder."""
-    url = os.environ.get("CELERY_BROKER_URL", "")
-    if url and not url.startswith("filesystem"):
-        return url, {"visibility_timeout": 3600}, f"checks-test-{uuid.uuid4().hex[:8]}"
-    folder = tmp_path / "var" / "broker"
-    (folder / "out").mkdir(parents=True)
-    (folder / "processed").mkdir()
-    options = {"data_folder_in": str(folder / "out"), "data_folder_out": str(folder / "out"),
-               "processed_folder": str(folder / "processed"), "store_processed": False}  # fmt: skip
-    return "filesystem://", options, "checks"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_the_checks_of_a_slot(known_output, data_root, tmp_path):
-    add_checks(known_output)
-    broker_url, options, queue = broker(tmp_path)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "hub.test_settings",
-        "DATABASE_URL": worker_database_url(),
-        "CELERY_BROKER_URL": broker_url,
-        "LODESTAR_VAR_DIR": str(tmp_path / "var"),
-        "LODESTAR_DATA_ROOT": str(data_root),
-        "LODESTAR_ENCRYPTION_KEYS": ",".join(settings.LODESTAR_ENCRYPTION_KEYS),
-    }
-    queues = "checks,celery" if queue == "checks" else queue
-    log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "hub", "worker", "-Q", queues, "--pool=solo", "--concurrency=1",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        with app.connection_for_write(broker_url, transport_options=options) as conn:
-            run_output_checks.apply_async(
-                kwargs={"output_id": known_output.pk, "scheduled_for_iso": SLOT}, queue=queue, connection=conn
-            )
-        deadline = time.monotonic() + WORKER_TIMEOUT
-        while time.monotonic() < deadline and worker.poll() is None:
-            if CheckRun.objects.filter(status__in=["pass", "warn", "fail", "error"]).count() == 3:
-                break
-            time.sleep(0.5)
-        assert statuses(known_output) == EXPECTED, log.read_text()[-3000:]
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
