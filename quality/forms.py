@@ -18,7 +18,6 @@ from products.forms import SHORT_TEXT, PolicyFormMixin, SectionFormSet
 from products.models import SLO, DataProduct, Output
 
 from . import webhooks
-from .checks import type_choices
 from .models import CUSTOM_SQL, Check, Webhook
 
 
@@ -31,8 +30,14 @@ class ColumnsField(forms.CharField):
         return value
 
     def to_python(self, value) -> list[str]:
+        if isinstance(value, list | tuple):  # the initial value of a disabled field
+            return list(value)
         text = super().to_python(value)
         return [name.strip() for name in text.split(",") if name.strip()]
+
+    def has_changed(self, initial, data) -> bool:
+        # A blank new row has no initial value at all: compare lists, so "" is no change.
+        return not self.disabled and self.to_python(initial) != self.to_python(data)
 
 
 class ParamsField(forms.JSONField):
@@ -54,6 +59,15 @@ class ParamsField(forms.JSONField):
 
     def bound_data(self, data, initial):
         return initial if self.disabled else data  # show what was typed, even when it is not JSON
+
+    def has_changed(self, initial, data) -> bool:
+        # A blank new row has no initial value at all: compare objects, so "" is no change ({}).
+        if self.disabled:
+            return False
+        try:
+            return self.to_python(initial) != self.to_python(data)
+        except ValidationError:
+            return True
 
     def prepare_value(self, value):
         if isinstance(value, str):
@@ -105,9 +119,8 @@ class CheckForm(PolicyFormMixin, forms.ModelForm):
     def restrict_choices(self) -> None:
         self.fields["slos"].queryset = self.visible(SLO).order_by("name")
         if not (self.user.is_superuser or self.instance.check_type == CUSTOM_SQL):
-            self.fields["check_type"].choices = [
-                (value, label) for value, label in type_choices() if value != CUSTOM_SQL
-            ]
+            choices = self.fields["check_type"].choices  # with the blank choice a new row starts on
+            self.fields["check_type"].choices = [(value, label) for value, label in choices if value != CUSTOM_SQL]
 
     def clean_check_type(self) -> str:
         check_type = self.cleaned_data["check_type"]
@@ -186,7 +199,8 @@ class WebhookForm(DomainErrorsMixin, forms.Form):
         label="Webhook URL",
         max_length=Webhook._meta.get_field("url").max_length,
         assume_scheme="https",
-        help_text="Alerts are POSTed here as signed JSON. Only public http(s) addresses are accepted.",
+        help_text="Alerts are POSTed here as signed JSON. "
+        "Addresses on private networks are refused unless an admin allows them.",
         widget=forms.URLInput(attrs={"placeholder": "https://hooks.example.com/lodestar"}),
     )
 

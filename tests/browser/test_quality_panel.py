@@ -53,7 +53,9 @@ def quality_product(steward):
         if hours > 1:
             finished(unique, RunStatus.PASS, hours, 0)
     failing = finished(unique, RunStatus.FAIL, 0, 2, SAMPLES)
-    factories.CheckFactory(output=orders, name="fresh", check_type="freshness", column="order_date")  # never run
+    factories.CheckFactory(
+        output=orders, name="fresh", check_type="freshness", column="order_date", params={"max_age_hours": 24}
+    )  # never run
     return product, failing
 
 
@@ -119,3 +121,45 @@ def test_a_steward_reads_the_quality_panel_opens_a_failing_run_and_resolves_the_
     assert "Duplicate order ids removed" in browser.find_element(By.CSS_SELECTOR, ".q-timeline").text
     assert not browser.find_elements(By.ID, "id_resolution")
     browser.save_screenshot(str(artifacts / "quality_incident_resolved.png"))
+
+
+def test_a_steward_fixes_a_check_and_adds_a_webhook_whose_secret_is_shown_once(
+    browser, live_server, artifacts, settings
+):
+    settings.LODESTAR_WEBHOOK_ALLOW_PRIVATE = True  # the receiver below is on this machine
+    steward = factories.UserFactory(username="steward", first_name="Sam", last_name="Steward")
+    product, _ = quality_product(steward)
+    wait = WebDriverWait(browser, 10)
+
+    sign_in(browser, live_server, steward.username)
+    browser.get(f"{live_server.url}{product.get_absolute_url()}#quality")
+    wait.until(EC.element_to_be_clickable((By.LINK_TEXT, "Edit checks"))).click()
+    params = wait.until(EC.presence_of_element_located((By.ID, "id_checks-0-params")))
+    params.clear()
+    params.send_keys('{"regex": ".+@.+"')  # the closing brace forgotten
+    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    error = wait.until(EC.presence_of_element_located((By.ID, "id_checks-0-params_error1")))
+    assert error.text.startswith("params is not valid JSON")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", error)
+    browser.save_screenshot(str(artifacts / "quality_check_editor_error.png"))
+
+    params = browser.find_element(By.ID, "id_checks-0-params")
+    params.send_keys("}")
+    browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
+    messages = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".messages")))
+    assert "Saved the checks of orders." in messages.text
+    assert product.checks.get(name="customer_email well-formed").params == {"regex": ".+@.+"}
+
+    browser.get(f"{live_server.url}/products/{product.slug}/quality/")
+    url = wait.until(EC.presence_of_element_located((By.ID, "id_url")))
+    url.send_keys(f"{live_server.url}/hooks/lodestar")
+    url.find_element(By.XPATH, "ancestor::form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    secret = wait.until(EC.presence_of_element_located((By.ID, "webhook-secret")))
+    webhook = product.webhooks.get()
+    assert secret.get_attribute("value") == webhook.secret
+    assert browser.find_element(By.CSS_SELECTOR, "[data-copy]").is_displayed()  # quality.js shows the button
+    browser.save_screenshot(str(artifacts / "quality_settings_secret.png"))
+
+    browser.get(f"{live_server.url}/products/{product.slug}/quality/")
+    assert not browser.find_elements(By.ID, "webhook-secret")
+    assert webhook.secret not in browser.page_source

@@ -125,6 +125,17 @@ class TestSaving:
         assert list(keep.slos.all()) == [slo]
         assert not Check.objects.filter(pk=drop.pk).exists()
 
+    def test_the_blank_new_row_as_the_page_draws_it_is_left_out(self, client, bob, orders):
+        check = factories.CheckFactory(output=orders, name="rows present")
+        client.force_login(bob)
+        page = client.get(checks_url(orders)).content.decode()
+        assert '<option value="" selected>---------</option>' in page  # a new row starts without a type
+        blank = {"check_type": "", "columns": "", "params": "", "severity": "fail", "schedule": "0 * * * *",
+                 "enabled": "on"}  # fmt: skip
+        response = post(client, orders, [existing(check, threshold="3"), blank], initial=1)
+        assert response.status_code == 302
+        assert Check.objects.get().threshold == 3
+
     def test_it_records_the_product_as_changed(self, client, bob, orders):
         before = orders.product.updated
         client.force_login(bob)
