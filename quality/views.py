@@ -95,7 +95,7 @@ class CheckRunDetailView(ProductMixin, TemplateView):
         run = get_object_or_404(runs, pk=kwargs["pk"], quality_check__product=self.product)
         show_samples = may_see_samples(self.request.user, self.product)
         columns, rows = sample_table(run.samples) if show_samples else ([], [])
-        event = IncidentEvent.objects.filter(run=run).select_related("incident").first()
+        event = self.visible(IncidentEvent.objects.filter(run=run)).select_related("incident").first()
         return {
             **context,
             "run": run,
@@ -340,11 +340,9 @@ class IncidentSettingsView(QualitySettingsView):
         form = IncidentSettingsForm(request.POST, instance=self.product)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(incident_form=form))
-        try:
-            product = policy.save_within_reach(request.user, form.save)
-        except policy.OutOfReach:
-            form.add_error(None, OUT_OF_REACH_MESSAGE)
-            return self.render_to_response(self.get_context_data(incident_form=form))
+        product = form.instance
+        # Only this field: a whole-row save could undo someone's edit of the product made meanwhile.
+        product.save(update_fields=["auto_resolve_incidents", "updated"])
         state = "resolve themselves" if product.auto_resolve_incidents else "wait for a steward to resolve them"
         messages.success(request, f"Saved: incidents of “{product.name}” now {state}.")
         return self.redirect("incidents")

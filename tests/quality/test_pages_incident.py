@@ -1,6 +1,8 @@
 """An incident's page: who may see and handle it; acknowledge with a note, resolve with a reason."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,3 +128,23 @@ class TestHandling:
         html = client.get(url(incident)).content.decode()
         assert "SLO <strong>Orders on time</strong>" in html
         assert "compliance 0 %" in html
+
+
+def test_the_timeline_takes_the_same_queries_for_1_or_10_events(client, bob, product):
+    check = factories.CheckFactory(output=factories.OutputFactory(product=product))
+    run_and_follow(check, RunStatus.FAIL, 0, timezone.now())
+    incident = Incident.objects.get()
+    client.force_login(bob)
+
+    def queries() -> int:
+        client.get(url(incident))
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url(incident)).status_code == 200
+        return len(captured)
+
+    few = queries()
+    for hours in range(1, 10):
+        run_and_follow(check, RunStatus.FAIL, hours, timezone.now())
+    client.post(url(incident, "incident-acknowledge"), {"note": "On it."})
+    assert incident.events.count() == 11
+    assert queries() == few
