@@ -187,7 +187,11 @@ def beat(tmp_path, name: str, lease_seconds: float = 30) -> LeasedScheduler:
     app.conf.update(
         # The write URL: Celery lets a CELERY_BROKER_URL in the environment (CI's Redis) beat broker_url.
         broker_write_url="filesystem://",
-        broker_transport_options={"data_folder_in": str(folder), "data_folder_out": str(folder)},
+        broker_transport_options={
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(folder / "control"),  # kombu's default is ./control
+        },
         timezone="UTC",
         result_expires=None,  # no celery.backend_cleanup entry
         beat_sync_every=1,
@@ -196,7 +200,7 @@ def beat(tmp_path, name: str, lease_seconds: float = 30) -> LeasedScheduler:
 
 
 def sent(tmp_path, name: str) -> int:
-    return len(list((tmp_path / name).glob("*.msg")))
+    return len(list((tmp_path / name).glob("*.msg")))  # the filesystem broker: one file a message
 
 
 @pytest.fixture
