@@ -174,6 +174,7 @@ def disagreements(report: dict, ref: dict, outcomes: dict) -> list[str]:
 @dataclass
 class Run:
     process_s: float
+    cpu_s: float  # user + system time of the process (not the PostgreSQL server's)
     peak_rss_mib: float
     report: dict
     exit_status: int
@@ -258,7 +259,7 @@ def run_once(tool: str, source: str, template: Path | None, timeout: int) -> Run
             else:
                 killed = " (SIGKILL: out of memory?)" if process.returncode == -9 else ""
                 report = {"failed": f"exit {process.returncode}{killed}: {' | '.join(tail)[-400:]}"}
-    return Run(elapsed, usage.ru_maxrss / 1024, report, process.returncode)
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, report, process.returncode)
 
 
 def last_json(text: str) -> dict | None:
@@ -299,7 +300,7 @@ def timing_table(cells: list[Cell]) -> str:
     for cell in cells:
         name = TOOL_NAMES[cell.tool]
         if cell.unsupported:
-            rows.append([cell.source, name, f"not supported: {cell.unsupported}", "", "", "", ""])
+            rows.append([cell.source, name, f"not supported: {cell.unsupported}", "", "", "", "", ""])
             continue
         ok = [run for run in cell.runs if "check_s" in run.report]
         failed = [run.report.get("failed") or run.report.get("unsupported") for run in cell.runs if run not in ok]
@@ -308,11 +309,12 @@ def timing_table(cells: list[Cell]) -> str:
             cell.source, name, f"{version}; {HOW[(cell.tool, cell.source)]}",
             fmt_seconds(cell.median(lambda run: run.report["check_s"])),
             fmt_seconds(cell.median(lambda run: run.process_s)),
+            fmt_seconds(cell.median(lambda run: run.cpu_s)),
             f"{max(run.peak_rss_mib for run in cell.runs):,.0f}" if cell.runs else "",
             f"{len(ok)}/{len(cell.runs)}",
         ])  # fmt: skip
-    headers = ["source", "tool", "version, how it reads", "checks s (median)", "process s (median)", "peak RSS MiB",
-               "runs ok"]  # fmt: skip
+    headers = ["source", "tool", "version, how it reads", "checks s (median)", "process s (median)",
+               "process CPU s (median)", "peak RSS MiB", "runs ok"]  # fmt: skip
     return markdown(headers, rows)
 
 
@@ -396,7 +398,7 @@ def main() -> None:
                 what = run.report.get("failed") or run.report.get("unsupported")
                 took = f"checks {run.report['check_s']:.2f} s" if "check_s" in run.report else what
                 log(f"  {cell.tool:8} {cell.source:8} run {number}: {took}; process {run.process_s:.2f} s, "
-                    f"peak RSS {run.peak_rss_mib:,.0f} MiB")  # fmt: skip
+                    f"CPU {run.cpu_s:.2f} s, peak RSS {run.peak_rss_mib:,.0f} MiB")  # fmt: skip
                 if "unsupported" in run.report:
                     cell.unsupported = run.report["unsupported"]
     load_after = os.getloadavg()
