@@ -44,11 +44,13 @@ class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, also refusing lone surrogates (``"\\ud800"``), which no database can store."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
         try:
+            data = super().parse(stream, media_type, parser_context)
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc.reason}") from None
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - the document is nested too deeply.") from None
         return data
 
 

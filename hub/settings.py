@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from utilities.env import env_bool, env_int, env_list, env_secret, env_str
@@ -247,6 +248,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "checks": {}}
 CELERY_TASK_ROUTES = {"quality.tasks.*": {"queue": "checks"}}
+# Task modules besides each app's tasks.py (which autodiscovery finds).
+CELERY_IMPORTS = ("quality.alerts", "quality.slo")
+# Hub-wide periodic work; beat copies these into its database schedule at start.
+CELERY_BEAT_SCHEDULE = {
+    # SLO windows slide even when no run finishes: re-measure them (and product health).
+    "evaluate-slos": {"task": "quality.slo.evaluate_all_slos", "schedule": crontab(minute="*/15")},
+}
 
 # --- Security headers --------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

@@ -79,7 +79,7 @@ def incident_summary(incident: Incident) -> dict:
         "opened_at": incident.opened_at,
         "resolved_at": incident.resolved_at,
         "occurrences": incident.occurrences,
-        "url": absolute_url(incident.get_absolute_url()) if hasattr(incident, "get_absolute_url") else None,
+        "url": absolute_url(incident.get_absolute_url()),
     }
 
 

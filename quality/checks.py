@@ -160,7 +160,12 @@ class DuplicateCount(CheckType):
         keys = [source.quote(name) for name in check.key_columns()]
         listed = ", ".join(keys)
         joined = " AND ".join(f"r.{key} = d.{key}" for key in keys)
-        repeated = f"SELECT {listed} FROM {source.relation} GROUP BY {listed} HAVING COUNT(*) > 1"
+        # The first few repeated keys only, before the join: joining every repeated key to the whole
+        # relation made PostgreSQL spill the grouping to disk in each parallel worker (bench/quality).
+        repeated = (
+            f"SELECT {listed} FROM {source.relation} GROUP BY {listed} HAVING COUNT(*) > 1 "
+            f"ORDER BY {listed} LIMIT {SAMPLE_ROWS}"
+        )
         order = ", ".join(f"r.{key}" for key in keys)
         return (
             f"SELECT r.* FROM {source.relation} r JOIN ({repeated}) d ON {joined} ORDER BY {order} LIMIT {SAMPLE_ROWS}"
@@ -229,7 +234,7 @@ class Freshness(CheckType):
         max_age = check.params.get("max_age_hours")
         if max_age is None and check.threshold is None:
             return {"params": "Give max_age_hours (or a threshold in hours)."}
-        if max_age is not None and (not isinstance(max_age, int | float) or max_age <= 0):
+        if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int | float) or max_age <= 0):
             return {"params": "max_age_hours must be a number above 0."}
         return {}
 

@@ -30,6 +30,7 @@ from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -360,6 +361,8 @@ class OutputRun:
         selected, owners = [], []
         try:
             parts = [check.kind.measures(check, self.source) for check in self.checks]
+        except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
+            raise
         except Exception as exc:  # a dialect that cannot express a measure: measure one by one
             parts = None
             logger.info("Cannot build the combined query for %s: %s", self.output, exc)
@@ -372,6 +375,8 @@ class OutputRun:
                 return [{} for _ in self.checks]
             try:
                 row = self.source.fetch(f"SELECT {', '.join(selected)} FROM {self.source.relation}")[0]
+            except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
+                raise
             except Exception as exc:
                 logger.info("The combined check query on %s failed: %s", self.output, exc)
             else:
@@ -388,6 +393,8 @@ class OutputRun:
                 return {}
             selected = ", ".join(f"{expr} AS {self.source.quote(name)}" for name, expr in measures.items())
             return self.source.fetch(f"SELECT {selected} FROM {self.source.relation}")[0]
+        except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
+            raise
         except Exception as exc:
             return exc
 
@@ -403,6 +410,8 @@ class OutputRun:
                 values["extra"] = next(iter(rows[0].values()), None) if rows else None
             observed = check.kind.observed(check, values, self.source)
             status = check.status_for(observed)
+        except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
+            raise
         except Exception as exc:
             return Result(check, RunStatus.ERROR, error=error_message(exc), duration_ms=shared_ms + elapsed_ms(started))
         samples = [] if status == RunStatus.PASS else self.samples(check, values)
@@ -416,6 +425,8 @@ class OutputRun:
                 return special
             sql = check.kind.failing_rows_sql(check, self.source)
             rows = self.source.fetch(sql)[:SAMPLE_ROWS] if sql else []
+        except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
+            raise
         except Exception as exc:
             logger.info("No samples for %s: %s", check, exc)
             return []

@@ -9,13 +9,15 @@ finished with the result — exactly one per check and slot.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 
-from celery.schedules import crontab
+from celery.schedules import ParseException, crontab
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from access import policy
@@ -43,6 +45,7 @@ from .choices import (
 logger = logging.getLogger(__name__)
 
 CLAIMABLE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
+CRON_PART = re.compile(r"[0-9A-Za-z*/,-]+")
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 CUSTOM_SQL = "custom_sql"
 
@@ -53,9 +56,11 @@ def validate_cron(value: str) -> None:
     if len(parts) != len(CRON_FIELDS):
         raise ValidationError(f"A cron schedule has 5 fields ({' '.join(CRON_FIELDS)}), not {len(parts)}.")
     for name, part in zip(CRON_FIELDS, parts, strict=True):
+        if not CRON_PART.fullmatch(part):  # ASCII only: Python's int() would take other scripts' digits
+            raise ValidationError(f"{name} {part!r} may hold only digits, letters, '*', '/', ',' and '-'.")
         try:
             crontab(**{name: part})
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ParseException) as exc:
             raise ValidationError(f"{name} {part!r} is not valid: {exc}") from None
 
 
@@ -471,6 +476,9 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("quality:incident", args=[self.product.slug, self.pk])
 
     @property
     def is_active(self) -> bool:

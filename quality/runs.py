@@ -29,7 +29,7 @@ def run_now(user, output: Output, checks: list[Check] | None = None) -> list[Che
         raise ValidationError({"checks": "There is no enabled check to run."})
     slot = now_slot()
     runs = [CheckRun.objects.get_or_create(quality_check=check, scheduled_for=slot)[0] for check in chosen]
-    enqueue_output_checks(output, slot)
+    enqueue_output_checks(output, slot, checks=chosen)
     return runs
 
 

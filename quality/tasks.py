@@ -100,8 +100,14 @@ def slot_for(scheduled_for_iso: str | None, schedule: str | None) -> datetime:
     retry_jitter=True,
     max_retries=MAX_RETRIES,
 )
-def run_output_checks(self, output_id: int, scheduled_for_iso: str | None = None, schedule: str | None = None) -> dict:
-    """Run the output's enabled checks (only those on ``schedule``, when given) for one slot.
+def run_output_checks(
+    self,
+    output_id: int,
+    scheduled_for_iso: str | None = None,
+    schedule: str | None = None,
+    check_ids: list[int] | None = None,
+) -> dict:
+    """Run the output's enabled checks (only those on ``schedule``, or those of ``check_ids``, when given) for one slot.
 
     Returns ``{status: count}`` of the runs this delivery finished; a slot already finished, or
     taken by another delivery, is left alone.
@@ -114,6 +120,8 @@ def run_output_checks(self, output_id: int, scheduled_for_iso: str | None = None
     checks = output.checks.filter(enabled=True).order_by("pk")
     if schedule:
         checks = checks.filter(schedule=schedule)
+    if check_ids is not None:
+        checks = checks.filter(pk__in=check_ids)
     taken = [run for run in (CheckRun.take(check, slot) for check in checks) if run is not None]
     held = [run for run in taken if run.status == RunStatus.RUNNING]
     finished = [run for run in taken if run.is_finished]  # given up after too many interruptions
@@ -162,9 +170,13 @@ def _results(task, output: Output, checks: list[Check]) -> list[Result]:
         source.close()
 
 
-def enqueue_output_checks(output: Output, scheduled_for: datetime, schedule: str | None = None) -> None:
-    """Queue a run of the output's checks for ``scheduled_for`` once the current transaction commits."""
+def enqueue_output_checks(
+    output: Output, scheduled_for: datetime, schedule: str | None = None, checks: list[Check] | None = None
+) -> None:
+    """Queue a run of the output's checks (or of ``checks``) for ``scheduled_for`` once the transaction commits."""
     kwargs = {"output_id": output.pk, "scheduled_for_iso": scheduled_for.isoformat()}
     if schedule:
         kwargs["schedule"] = schedule
+    if checks is not None:
+        kwargs["check_ids"] = [check.pk for check in checks]
     transaction.on_commit(lambda: run_output_checks.apply_async(kwargs=kwargs, queue=QUEUE))

@@ -82,6 +82,12 @@ def test_a_lone_surrogate_is_a_400(api, alice, product):
     assert response.json()["detail"].startswith("JSON parse error")
 
 
+def test_json_nested_too_deeply_is_a_400(api, alice, product):
+    response = api(alice).post(LIST, data="[" * 50_000 + "]" * 50_000, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
 def test_a_body_that_is_not_an_object_is_a_400(api, alice, product):
     response = api(alice).post(LIST, data="[1, 2]", content_type="application/json")
     assert response.status_code == 400

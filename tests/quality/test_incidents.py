@@ -190,3 +190,13 @@ def test_a_breach_alerts_once_as_an_incident(product, alice, bob):
         ("incident_opened", alice.email),
         ("incident_opened", bob.email),
     ]
+
+
+def test_the_alert_links_to_the_incident_page(check, settings):
+    settings.LODESTAR_BASE_URL = "https://hub.example.com"
+    run_and_follow(check, RunStatus.FAIL)
+    incident = Incident.objects.get()
+    payload = Notification.objects.filter(event="incident_opened").first().payload
+    assert (
+        payload["incident"]["url"] == f"https://hub.example.com/products/{check.product.slug}/incidents/{incident.pk}/"
+    )

@@ -103,3 +103,25 @@ def test_enqueue_sends_ids_only_after_the_commit(known_output, monkeypatch, djan
         enqueue_output_checks(known_output, datetime(2026, 3, 29, 1, tzinfo=UTC))
         assert sent == []
     assert sent == [{"kwargs": {"output_id": known_output.pk, "scheduled_for_iso": SLOT}, "queue": "checks"}]
+
+
+@pytest.mark.django_db
+def test_given_check_ids_only_those_checks_run(known_output):
+    add_checks(known_output)
+    rows = known_output.checks.get(name="rows")
+    assert run_output_checks.run(known_output.pk, SLOT, check_ids=[rows.pk]) == {"pass": 1}
+    assert statuses(known_output) == {"rows": "pass"}
+
+
+@pytest.mark.django_db
+def test_run_now_queues_only_the_chosen_checks(known_output, bob, monkeypatch, django_capture_on_commit_callbacks):
+    from quality.runs import run_now
+
+    add_checks(known_output)
+    rows = known_output.checks.get(name="rows")
+    sent = []
+    monkeypatch.setattr(run_output_checks, "apply_async", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = run_now(bob, known_output, [rows])
+    assert [(run.quality_check, run.status) for run in runs] == [(rows, "pending")]
+    assert sent[0]["kwargs"]["check_ids"] == [rows.pk]
