@@ -46,10 +46,15 @@ def may_see_samples(user, product: DataProduct) -> bool:
     return policy.can(user, policy.CHANGE, product)
 
 
-def sample_table(samples: list) -> tuple[list[str], list[list]]:
-    """The samples as a table: every key that appears, in order of first appearance, and one row per sample."""
+def sample_table(samples: list, schema: list[str] = ()) -> tuple[list[str], list[list]]:
+    """The samples as a table, one row per sample: the output's columns in schema order, then any other key.
+
+    The order comes from the schema because PostgreSQL's jsonb does not keep the keys' order.
+    """
     rows = [sample for sample in samples if isinstance(sample, dict)]
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    present = set().union(*rows) if rows else set()
+    found = dict.fromkeys(key for row in rows for key in row)
+    columns = [name for name in schema if name in present] + [key for key in found if key not in set(schema)]
     return columns, [[row.get(column) for column in columns] for row in rows]
 
 
@@ -94,7 +99,8 @@ class CheckRunDetailView(ProductMixin, TemplateView):
         runs = self.visible(CheckRun.objects.select_related("quality_check__output"))
         run = get_object_or_404(runs, pk=kwargs["pk"], quality_check__product=self.product)
         show_samples = may_see_samples(self.request.user, self.product)
-        columns, rows = sample_table(run.samples) if show_samples else ([], [])
+        schema = list(run.quality_check.output.columns.order_by("order", "id").values_list("name", flat=True))
+        columns, rows = sample_table(run.samples, schema) if show_samples else ([], [])
         event = self.visible(IncidentEvent.objects.filter(run=run)).select_related("incident").first()
         return {
             **context,

@@ -37,6 +37,8 @@ def quality_product(steward):
     owner = factories.ProductManagerFactory(username="olivia", first_name="Olivia", last_name="Owner")
     product = factories.DataProductFactory(slug="sales", name="Sales intelligence", owner=owner, stewards=[steward])
     orders = factories.OutputFactory(product=product, name="orders")
+    for order, name in enumerate(["order_id", "customer_email", "region", "revenue", "order_date"]):
+        factories.OutputColumnFactory(output=orders, name=name, order=order)
     slo = factories.SLOFactory(product=product, name="Order ids complete and unique", objective_percent=95)
     rows = factories.CheckFactory(output=orders, name="rows present", check_type="row_count")
     unique = factories.CheckFactory(output=orders, name="order_id unique", check_type="duplicate_count")
