@@ -63,7 +63,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["name", "description"]
+        fields = ["name", "description", "check_role"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -95,7 +95,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "display_url"]
     readonly_fields = ["kind", "display_url", "created", "updated"]
-    fields = ["name", "description", "url", "kind", "display_url", "created", "updated"]
+    fields = ["name", "description", "url", "check_role", "kind", "display_url", "created", "updated"]
 
 
 # --- The product ----------------------------------------------------------------------------

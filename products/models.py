@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Concat, Lower
@@ -110,6 +110,15 @@ class Connection(models.Model):
     description = text_field()
     encrypted_url = models.TextField(editable=False)
     display_url = models.CharField(max_length=500, editable=False, help_text="The URL without its password.")
+    check_role = models.CharField(
+        max_length=63,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[a-z_][a-z0-9_]*\Z", "A PostgreSQL role name: lower-case letters, digits and '_'.")
+        ],
+        help_text="PostgreSQL: a role with read access only, which quality checks switch to (SET ROLE) "
+        "inside their read-only transaction. The URL's user must be a member of it.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

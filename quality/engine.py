@@ -234,6 +234,9 @@ class TableSource(Source):
                 # First statement of the transaction; then a custom query cannot write, however it is spelled.
                 self.conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                 self.conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self.timeout * 1000}")
+                if connection.check_role:
+                    # Fewer rights than the URL's user, for this transaction only (validated name).
+                    self.conn.exec_driver_sql(f"SET LOCAL ROLE {self.quote(connection.check_role)}")
         except SQLAlchemyError as exc:
             self.engine.dispose()
             raise SourceError(f"Cannot connect to {connection.name}: {error_message(exc)}") from None

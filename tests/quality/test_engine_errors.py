@@ -94,6 +94,49 @@ def test_custom_sql_cannot_write_to_postgresql(known_output, pg_scratch):
         assert db.execute(f'SELECT COUNT(*) FROM "{schema}".known').fetchone() == (6,)
 
 
+@pytest.mark.parametrize("known_output", ["postgresql"], indirect=True)
+def test_checks_run_as_the_connections_read_only_role(known_output, pg_scratch):
+    """With a check role, the checks see only what that role may read, whoever the URL's user is."""
+    import uuid
+
+    import psycopg
+
+    url, schema = pg_scratch
+    role = f"lodestar_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(f'CREATE TABLE "{schema}".secrets (id int)')
+        db.execute(f"CREATE ROLE {role} NOLOGIN")
+        db.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        db.execute(f'GRANT SELECT ON "{schema}".known TO {role}')
+    try:
+        connection = known_output.connection
+        connection.check_role = role
+        connection.save()
+        as_role = write_check(known_output, f"SELECT COUNT(*) FROM {{table}} WHERE current_user = '{role}'")
+        secrets = factories.CheckFactory(
+            output=known_output, name="secrets", check_type="custom_sql",
+            params={"sql": f'SELECT COUNT(*) FROM "{schema}".secrets'},
+        )  # fmt: skip
+        results = {result.check: result for result in run_checks_for_output(known_output, [as_role, secrets])}
+        assert results[as_role].observed_value == 6  # every row, read as the role
+        assert results[secrets].status == "error" and "permission denied" in results[secrets].error
+    finally:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            db.execute(f'CREATE SCHEMA "{schema}"')  # the fixture drops it again
+            db.execute(f"DROP ROLE {role}")
+
+
+def test_a_check_role_must_be_a_plain_role_name():
+    from django.core.exceptions import ValidationError
+
+    connection = make_connection("warehouse", "sqlite:///warehouse.db")
+    connection.check_role = 'reader"; DROP TABLE x; --'
+    with pytest.raises(ValidationError) as raised:
+        connection.full_clean()
+    assert "check_role" in raised.value.message_dict
+
+
 def test_custom_sql_on_a_file_cannot_read_other_files(known_output):
     write_check(known_output, "SELECT COUNT(*) FROM read_csv('/etc/passwd')")
     [result] = run_checks_for_output(known_output)

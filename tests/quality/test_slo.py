@@ -138,3 +138,19 @@ def test_checks_of_another_slo_do_not_count(measured, product):
     other = factories.CheckFactory(output=factories.OutputFactory(product=product))
     finished_run(other, RunStatus.FAIL, 1)
     assert slo_module.measure(slo, NOW).state == SLOState.UNKNOWN
+
+
+def test_an_unreachable_source_makes_runs_errors_and_the_slo_unknown_not_breached(product):
+    from quality.models import Incident
+    from quality.tasks import run_output_checks
+
+    output = factories.OutputFactory(product=product, name="gone", path="gone/nothing.parquet")
+    slo = factories.SLOFactory(product=product, objective_percent=99)
+    check = factories.CheckFactory(output=output, check_type="row_count")
+    check.slos.add(slo)
+    # apply() runs the task and its retries in place; the source stays missing, so the run is an error.
+    assert run_output_checks.apply(args=(output.pk, "2026-11-20T12:00:00+00:00")).get() == {"error": 1}
+    evaluation = slo.evaluations.get()
+    assert (evaluation.state, evaluation.errors, evaluation.compliance_percent) == (SLOState.UNKNOWN, 1, None)
+    assert not Incident.objects.exists()
+    assert product.health.state == "warning"
