@@ -19,6 +19,8 @@ CELERY=${CELERY:-auto}
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-hub.settings}
 # The demo may start without a SECRET_KEY (settings then use a built-in, non-secret key).
 export LODESTAR_DEMO=${LODESTAR_DEMO:-true}
+# Links in alert emails and webhooks point at this server.
+export LODESTAR_BASE_URL=${LODESTAR_BASE_URL:-http://$HOST:$PORT}
 
 var_dir=${LODESTAR_VAR_DIR:-var}
 # The SQLite file and the folder broker live here; neither creates its own directory.
