@@ -1,20 +1,23 @@
-"""Lodestar's quality engine against Great Expectations (GX Core) and Soda Core: the same checks on the same data.
+"""Lodestar's quality engine against Great Expectations (GX Core) and Soda Core 4: the same checks on the same data.
 
     make bench-quality                                        # 10 million rows, 3 runs of each tool on each source
     make bench-quality BENCH_QUALITY_ARGS="--rows 200000"      # a quick look
     .venv/bin/python bench/quality/bench_checks.py --rows 200000 --repeat 1 --tools lodestar,soda
 
-Six checks on an orders table (make_orders.py): row count > 0, no missing amount, no duplicate order_id,
-no region outside the allowed set, the newest ordered_at at most 48 h old, and the schema (columns and
-types). Each tool reads two sources: the Parquet file and the same rows in a PostgreSQL table.
+The standard check set on an orders table (make_orders.py): row count > 0, no missing amount, no duplicate
+order_id, no region outside the allowed set, no customer_email failing the email regex, no negative amount
+(invalid with a minimum of 0), the newest ordered_at at most 48 h old, and the schema (columns and types).
+Each tool reads two sources: the Parquet file and the same rows in a PostgreSQL table.
 
 Every run is a process of its own (run_lodestar.py, run_gx.py, run_soda.py), in the tool's own
 virtualenv: GX and Soda live in bench/quality/.venvs/, made and installed here from
-requirements-gx.txt and requirements-soda.txt when missing or changed. The figures per tool and
-source: the median wall time of the checks (from opening the source to having every result) and of
-the whole process (interpreter, imports and set-up included), and the peak RSS of the process
-(``ru_maxrss`` from ``wait4``; the PostgreSQL server's own memory is not in it). The observed values
-are compared with a reference computed by DuckDB from the file, in each tool's own terms.
+requirements-gx.txt and requirements-soda.txt when missing or changed (made anew, so that an older
+Soda Core never lingers beside a newer one). The figures per tool and source: the median wall time of
+the checks (from opening the source to having every result) and of the whole process (interpreter,
+imports and set-up included), the peak RSS of the process (``ru_maxrss`` from ``wait4``; the
+PostgreSQL server's own memory is not in it), and how much the process grew while checking (its RSS
+before the checks, and its peak during them, from /proc/self/status after resetting the peak). The
+observed values are compared with a reference computed by DuckDB from the file, in each tool's own terms.
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres; BENCH_QUALITY_SERVER overrides the server URL):
 the database lodestar_bench_quality is made if missing. Results: bench/quality/results/.
@@ -49,25 +52,35 @@ import make_orders  # noqa: E402
 import spec  # noqa: E402
 
 TOOLS = ["lodestar", "gx", "soda"]
+# Not run unless named in --tools: Soda 4 handed a DuckDB connection in which the table is a view over the file.
+EXTRA_TOOLS = ["soda_view"]
+VENV_OF = {"lodestar": "lodestar", "gx": "gx", "soda": "soda", "soda_view": "soda"}
 SOURCES = ["parquet", "postgres"]
-TOOL_NAMES = {"lodestar": "Lodestar engine", "gx": "Great Expectations", "soda": "Soda Core"}
+TOOL_NAMES = {
+    "lodestar": "Lodestar engine",
+    "gx": "Great Expectations",
+    "soda": "Soda Core 4",
+    "soda_view": "Soda Core 4 (view over the file)",
+}
 HOW = {
     ("lodestar", "parquet"): "DuckDB scans the file (500 MB cap, 2 threads): one aggregate query",
     ("lodestar", "postgres"): "one aggregate query pushed down (SQLAlchemy, psycopg 3)",
     ("gx", "parquet"): "pandas data source: the whole file read into a DataFrame",
     ("gx", "postgres"): "SQL data source: queries per expectation (SQLAlchemy, psycopg2)",
-    ("soda", "parquet"): "DuckDB data source: the file copied into an in-memory table",
-    ("soda", "postgres"): "Postgres data source: queries per metric group (psycopg2)",
+    ("soda", "parquet"): "soda-duckdb, the file as its database: copied into an in-memory table, one aggregate query",
+    ("soda", "postgres"): "soda-postgres: one aggregate query pushed down (psycopg 3)",
+    ("soda_view", "parquet"): "soda-duckdb on an existing connection: a view over read_parquet, one aggregate query",
 }
 REQUIREMENTS = {"gx": HERE / "requirements-gx.txt", "soda": HERE / "requirements-soda.txt"}
-SODA_HOME = VENVS / "soda-home"  # its .soda/config.yml turns Soda's usage telemetry off
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows of the orders data")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tool on each source (the median is shown)")
-    parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, of {', '.join(TOOLS)}")
+    parser.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated, of {', '.join(TOOLS + EXTRA_TOOLS)}"
+    )
     parser.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
     parser.add_argument("--rebuild", action="store_true", help="make the data again even if it holds --rows rows")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds before a run is stopped")
@@ -82,25 +95,23 @@ def log(message: str) -> None:
 
 
 def venv_python(tool: str) -> Path:
-    return Path(sys.executable) if tool == "lodestar" else VENVS / tool / "bin" / "python"
+    return Path(sys.executable) if tool == "lodestar" else VENVS / VENV_OF[tool] / "bin" / "python"
 
 
 def ensure_venv(tool: str) -> str | None:
     """Make the tool's virtualenv and install its requirements when they changed; the pip error if that fails."""
+    tool = VENV_OF[tool]
     if tool == "lodestar":
         return None
-    if tool == "soda":
-        (SODA_HOME / ".soda").mkdir(parents=True, exist_ok=True)
-        (SODA_HOME / ".soda" / "config.yml").write_text("send_anonymous_usage_stats: false\n")
     requirements = REQUIREMENTS[tool]
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
     stamp = VENVS / tool / ".installed"
     if stamp.is_file() and stamp.read_text() == digest and venv_python(tool).exists():
         return None
     log(f"Installing {tool} into {(VENVS / tool).relative_to(REPO)} from {requirements.name}…")
-    if not venv_python(tool).exists():
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", str(VENVS / tool)], check=True)
+    shutil.rmtree(VENVS / tool, ignore_errors=True)  # anew: no package of an older pin stays behind
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(VENVS / tool)], check=True)
     pip = [str(venv_python(tool)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     done = subprocess.run([*pip, "-r", str(requirements)], capture_output=True, text=True)
     if done.returncode:
@@ -132,6 +143,8 @@ def expected_outcomes(ref: dict) -> dict:
         "missing_amount": "fail" if ref["missing_amount"] else "pass",
         "duplicate_order_id": "fail" if ref["duplicate_order_id"]["extra_rows"] else "pass",
         "invalid_region": "fail" if ref["invalid_region"] else "pass",
+        "invalid_email": "fail" if ref["invalid_email"] else "pass",
+        "negative_amount": "fail" if ref["negative_amount"] else "pass",
         "freshness": "pass" if fresh else "fail",
         "schema": "pass",
     }
@@ -202,9 +215,10 @@ def command(tool: str, source: str) -> list[str]:
     server = make_orders.SERVER_URL.removeprefix("postgresql://")
     user, _, hostport = server.rpartition("@")
     host, _, port = hostport.partition(":")
+    view = ["--parquet-view"] if tool == "soda_view" else []
     return [python, str(HERE / "run_soda.py"), "--source", source, "--path", str(make_orders.PARQUET),
             "--host", host, "--port", port or "5432", "--user", user or "postgres",
-            "--database", make_orders.DATABASE]  # fmt: skip
+            "--database", make_orders.DATABASE, *view]  # fmt: skip
 
 
 def environment(tool: str, lodestar_var: Path | None) -> dict[str, str]:
@@ -214,7 +228,7 @@ def environment(tool: str, lodestar_var: Path | None) -> dict[str, str]:
     elif tool == "gx":
         env["GX_ANALYTICS_ENABLED"] = "false"
     else:
-        env["HOME"] = str(SODA_HOME)
+        env["SODA_CORE_TELEMETRY_ENABLED"] = "false"
     return env
 
 
@@ -311,11 +325,22 @@ def timing_table(cells: list[Cell]) -> str:
             fmt_seconds(cell.median(lambda run: run.process_s)),
             fmt_seconds(cell.median(lambda run: run.cpu_s)),
             f"{max(run.peak_rss_mib for run in cell.runs):,.0f}" if cell.runs else "",
+            growth(ok),
             f"{len(ok)}/{len(cell.runs)}",
         ])  # fmt: skip
     headers = ["source", "tool", "version, how it reads", "checks s (median)", "process s (median)",
-               "process CPU s (median)", "peak RSS MiB", "runs ok"]  # fmt: skip
+               "process CPU s (median)", "peak RSS MiB (max)", "RSS before checks → peak during, MiB (max)",
+               "runs ok"]  # fmt: skip
     return markdown(headers, rows)
+
+
+def growth(runs: list[Run]) -> str:
+    """The process's RSS when the checks started and its peak while they ran, of the run that grew most."""
+    marked = [run.report["memory"] for run in runs if run.report.get("memory")]
+    if not marked:
+        return ""
+    worst = max(marked, key=lambda memory: memory["peak_mib"] - memory["before_mib"])
+    return f"{worst['before_mib']:,.0f} → {worst['peak_mib']:,.0f} (+{worst['peak_mib'] - worst['before_mib']:,.0f})"
 
 
 def values_table(cells: list[Cell], ref: dict, outcomes: dict) -> tuple[str, list[str]]:
@@ -323,9 +348,9 @@ def values_table(cells: list[Cell], ref: dict, outcomes: dict) -> tuple[str, lis
     dup = ref["duplicate_order_id"]
     rows.append([
         "", "reference (DuckDB on the file)", f"{ref['row_count']:,}", f"{ref['missing_amount']:,}",
-        f"{dup['extra_rows']:,} extra rows / {dup['repeated_values']:,} repeated ids / "
-        f"{dup['rows_in_repeated_groups']:,} rows in repeats",
-        f"{ref['invalid_region']:,}", ref["freshness"].strftime("%Y-%m-%d %H:%M:%S"), "0", "",
+        f"{dup['extra_rows']:,} extra rows / {dup['rows_in_repeated_groups']:,} rows in repeats",
+        f"{ref['invalid_region']:,}", f"{ref['invalid_email']:,}", f"{ref['negative_amount']:,}",
+        ref["freshness"].strftime("%Y-%m-%d %H:%M:%S"), "0", "",
     ])  # fmt: skip
     for cell in cells:
         ok = [run for run in cell.runs if "check_s" in run.report]
@@ -342,12 +367,14 @@ def values_table(cells: list[Cell], ref: dict, outcomes: dict) -> tuple[str, lis
         rows.append([
             cell.source, TOOL_NAMES[cell.tool], count(observed.get("row_count")), count(observed.get("missing_amount")),
             f"{count(observed.get('duplicate_order_id'))} {meaning}", count(observed.get("invalid_region")),
+            count(observed.get("invalid_email")), count(observed.get("negative_amount")),
             newest.strftime("%Y-%m-%d %H:%M:%S") if newest else observed.get("freshness"),
             count(observed.get("schema")),
             "yes" if not issues else f"**no** ({len(issues)})",
         ])  # fmt: skip
     headers = ["source", "tool", "rows", "missing amount", "duplicate order_id", "invalid region",
-               "newest ordered_at (UTC)", "schema mismatches", "agrees"]  # fmt: skip
+               "invalid email (regex)", "negative amount", "newest ordered_at (UTC)", "schema mismatches",
+               "agrees"]  # fmt: skip
     return markdown(headers, rows), problems
 
 
@@ -374,7 +401,7 @@ def main() -> None:
     args = parse_args()
     tools = [tool.strip() for tool in args.tools.split(",") if tool.strip()]
     sources = [source.strip() for source in args.sources.split(",") if source.strip()]
-    unknown = sorted((set(tools) - set(TOOLS)) | (set(sources) - set(SOURCES)))
+    unknown = sorted((set(tools) - set(TOOLS) - set(EXTRA_TOOLS)) | (set(sources) - set(SOURCES)))
     if unknown:
         sys.exit(f"Unknown tool or source: {', '.join(unknown)}")
     install_errors = {tool: ensure_venv(tool) for tool in tools}
@@ -384,7 +411,12 @@ def main() -> None:
     parent_rss = own_peak_rss_mib()
     load_before = os.getloadavg()
     code = engine_state()
-    cells = [Cell(tool, source, unsupported=install_errors[tool] or "") for source in sources for tool in tools]
+    cells = [
+        Cell(tool, source, unsupported=install_errors[tool] or "")
+        for source in sources
+        for tool in tools
+        if (tool, source) in HOW
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as scratch:
         template = prepare_lodestar(Path(scratch)) if "lodestar" in tools else None
         # Round by round, every tool on every source in turn: a burst of load elsewhere on the

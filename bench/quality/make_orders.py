@@ -12,13 +12,21 @@ Flaws, the same in both copies:
   "rows minus distinct ids", "ids that occur more than once" and half of "rows whose id is not unique"
   are the same number;
 * 1 row in 200 has no ``amount``;
-* 1 row in 1,000 has a ``region`` outside the allowed set (a typo, ``unknown`` or an empty string);
-  no region is missing.
+* 1 row in 800 has a ``region`` outside the allowed set (a typo, ``unknown`` or an empty string);
+  no region is missing;
+* 1 row in 500 has a malformed ``customer_email`` (no ``@``, no dot in the domain, a space, two
+  ``@``) that the benchmark's email regex rejects; no email is missing;
+* 1 row in 2,500 has a negative ``amount`` (a refund written with the wrong sign), never one of the
+  rows with no amount.
+
+Every planted number differs from the others, so a tool that reports one check's count under
+another's name cannot agree by chance.
 
 The table is loaded with COPY into ``public.orders`` of the database ``lodestar_bench_quality`` (made if
 missing), with no index and no key, then ``VACUUM ANALYZE``d, as autovacuum would after a bulk load.
 A file ``<data>/orders.json`` records the row count and the planted numbers; both copies are rebuilt
-when it says something else than the rows asked for.
+when it says something else than the rows asked for, or was written by an older version of this
+script (``DATA_VERSION``).
 """
 
 from __future__ import annotations
@@ -59,7 +67,14 @@ COLUMNS = {  # name: (spec data type, PostgreSQL type)
     "amount": ("float", "double precision"),
     "ordered_at": ("timestamp", "timestamp with time zone"),
 }
+MALFORMED_EMAILS = [  # each rejected by spec.EMAIL_REGEX in DuckDB (RE2), PostgreSQL and Python alike
+    ("customer", ".example.com"),  # no @
+    ("customer", "@example"),  # no dot in the domain
+    ("customer ", "@example.com"),  # a space
+    ("customer", "@@example.com"),  # two @
+]
 SPAN_DAYS = 30
+DATA_VERSION = 2  # 2: malformed emails and negative amounts planted; regions 1 in 800
 
 
 def make_table(rows: int, now: dt.datetime) -> tuple[pa.Table, dict]:
@@ -74,11 +89,21 @@ def make_table(rows: int, now: dt.datetime) -> tuple[pa.Table, dict]:
     # The first half takes the ids of the second: each of those ids now occurs twice.
     order_id[picked[:duplicates]] = order_id[picked[duplicates:]]
 
-    customer = rng.integers(1, max(rows // 4, 2), size=rows)
-    email = pc.binary_join_element_wise("customer", pa.array(customer).cast(pa.string()), "@example.com", "")
+    customer = pa.array(rng.integers(1, max(rows // 4, 2), size=rows)).cast(pa.string())
+    malformed = rows // 500
+    bad_email = np.zeros(rows, dtype=bool)
+    bad_email[rng.choice(rows, size=malformed, replace=False)] = True
+    kind = np.arange(rows) % len(MALFORMED_EMAILS)  # which malformation a planted row gets
+    prefix = np.array(["customer"] * rows, dtype=object)
+    suffix = np.array(["@example.com"] * rows, dtype=object)
+    prefix[bad_email] = np.array([before for before, _ in MALFORMED_EMAILS], dtype=object)[kind[bad_email]]
+    suffix[bad_email] = np.array([after for _, after in MALFORMED_EMAILS], dtype=object)[kind[bad_email]]
+    email = pc.binary_join_element_wise(
+        pa.array(prefix, type=pa.string()), customer, pa.array(suffix, type=pa.string()), ""
+    )
 
     region = np.array(REGIONS, dtype=object)[rng.integers(0, len(REGIONS), size=rows)]
-    invalid = rows // 1000
+    invalid = rows // 800
     where_invalid = rng.choice(rows, size=invalid, replace=False)
     region[where_invalid] = np.array(INVALID_REGIONS, dtype=object)[np.arange(invalid) % len(INVALID_REGIONS)]
 
@@ -86,6 +111,9 @@ def make_table(rows: int, now: dt.datetime) -> tuple[pa.Table, dict]:
     missing = rows // 200
     amount_mask = np.zeros(rows, dtype=bool)
     amount_mask[rng.choice(rows, size=missing, replace=False)] = True
+    negative = rows // 2500
+    present = np.flatnonzero(~amount_mask)
+    amount[rng.choice(present, size=negative, replace=False)] *= -1
 
     newest = now.replace(microsecond=0) - dt.timedelta(hours=1)
     newest_us = int(newest.timestamp()) * 1_000_000
@@ -107,8 +135,11 @@ def make_table(rows: int, now: dt.datetime) -> tuple[pa.Table, dict]:
         "missing_amount": missing,
         "duplicate_order_ids": duplicates,
         "invalid_regions": invalid,
+        "malformed_emails": malformed,
+        "negative_amounts": negative,
         "newest_ordered_at": newest.isoformat(),
         "made_at": now.isoformat(timespec="seconds"),
+        "version": DATA_VERSION,
     }
     return table, planted
 
@@ -171,7 +202,8 @@ def manifest() -> dict | None:
 def ensure(rows: int, rebuild: bool = False, log=print) -> dict:
     """The data for ``rows`` rows, built unless both copies already hold it; returns the manifest."""
     found = manifest()
-    if not rebuild and found and found["rows"] == rows and PARQUET.is_file() and postgres_rows() == rows:
+    current = found and found["rows"] == rows and found.get("version") == DATA_VERSION
+    if not rebuild and current and PARQUET.is_file() and postgres_rows() == rows:
         return found
     started = time.perf_counter()
     log(f"Making {rows:,} orders…")
@@ -198,16 +230,22 @@ def reference() -> dict:
             (SELECT COUNT(*) FROM ids WHERE n > 1),
             (SELECT COALESCE(SUM(n), 0) FROM ids WHERE n > 1),
             (SELECT COUNT(*) FROM read_parquet($path) WHERE region IS NOT NULL AND region NOT IN ({allowed})),
+            (SELECT COUNT(*) FROM read_parquet($path)
+             WHERE customer_email IS NOT NULL AND NOT regexp_full_match(customer_email, $regex)),
+            (SELECT COUNT(*) FROM read_parquet($path) WHERE amount < $minimum),
             (SELECT epoch(MAX(ordered_at)) FROM read_parquet($path))
     """
-    row = duckdb.connect().execute(sql, {"path": str(PARQUET)}).fetchone()
+    params = {"path": str(PARQUET), "regex": spec.EMAIL_REGEX, "minimum": spec.MIN_AMOUNT}
+    row = duckdb.connect().execute(sql, params).fetchone()
     *counts, newest = row
-    rows, missing, extra, repeated, grouped, invalid = (int(value) for value in counts)
+    rows, missing, extra, repeated, grouped, invalid, emails, negative = (int(value) for value in counts)
     return {
         "row_count": rows,
         "missing_amount": missing,
         "duplicate_order_id": {"extra_rows": extra, "repeated_values": repeated, "rows_in_repeated_groups": grouped},
         "invalid_region": invalid,
+        "invalid_email": emails,
+        "negative_amount": negative,
         "freshness": dt.datetime.fromtimestamp(newest, dt.UTC).isoformat(),
         "schema": 0,
     }

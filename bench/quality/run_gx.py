@@ -51,6 +51,8 @@ def suite(gx, gxe, source: str, now: dt.datetime):
     found.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column="amount"))
     found.add_expectation(gxe.ExpectColumnValuesToBeUnique(column="order_id"))
     found.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="region", value_set=spec.ALLOWED_REGIONS))
+    found.add_expectation(gxe.ExpectColumnValuesToMatchRegex(column="customer_email", regex=spec.EMAIL_REGEX))
+    found.add_expectation(gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=spec.MIN_AMOUNT))
     found.add_expectation(
         gxe.ExpectColumnMaxToBeBetween(column="ordered_at", min_value=now - dt.timedelta(hours=spec.MAX_AGE_HOURS))
     )
@@ -95,6 +97,8 @@ def run(options) -> dict:
             "expect_column_values_to_not_be_null": ("missing_amount", details.get("unexpected_count")),
             "expect_column_values_to_be_unique": ("duplicate_order_id", details.get("unexpected_count")),
             "expect_column_values_to_be_in_set": ("invalid_region", details.get("unexpected_count")),
+            "expect_column_values_to_match_regex": ("invalid_email", details.get("unexpected_count")),
+            "expect_column_values_to_be_between": ("negative_amount", details.get("unexpected_count")),
             "expect_column_max_to_be_between": ("freshness", details.get("observed_value")),
         }[kind]
         observed[metric] = value
@@ -106,6 +110,7 @@ def run(options) -> dict:
     return {
         "version": f"GX Core {gx.__version__} ({'pandas' if options.source == 'parquet' else 'SQL'} data source)",
         "check_s": watch.seconds,
+        "memory": watch.memory,
         "observed": observed,
         "duplicate_meaning": "rows_in_repeated_groups",
         "outcome": outcome,

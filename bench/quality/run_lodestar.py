@@ -51,6 +51,8 @@ METRIC_OF_CHECK = {
     "amount present": "missing_amount",
     "order_id unique": "duplicate_order_id",
     "region valid": "invalid_region",
+    "email well-formed": "invalid_email",
+    "amount not negative": "negative_amount",
     "fresh": "freshness",
     "schema matches the spec": "schema",
 }
@@ -88,6 +90,12 @@ def prepare(pg_url: str) -> None:
             "order_id unique": {"check_type": "duplicate_count", "columns": ["order_id"]},
             "region valid": {
                 "check_type": "invalid_count", "column": "region", "params": {"allowed_values": spec.ALLOWED_REGIONS},
+            },
+            "email well-formed": {
+                "check_type": "invalid_count", "column": "customer_email", "params": {"regex": spec.EMAIL_REGEX},
+            },
+            "amount not negative": {
+                "check_type": "invalid_count", "column": "amount", "params": {"min": spec.MIN_AMOUNT},
             },
             "fresh": {
                 "check_type": "freshness", "column": "ordered_at", "params": {"max_age_hours": spec.MAX_AGE_HOURS},
@@ -142,6 +150,7 @@ def run(source: str) -> dict:
     return {
         "version": f"Lodestar engine (DuckDB {duckdb.__version__}, SQLAlchemy + psycopg 3)",
         "check_s": watch.seconds,
+        "memory": watch.memory,
         "observed": observed,
         "duplicate_meaning": "extra_rows",
         "outcome": outcome,

@@ -1,21 +1,26 @@
-"""Soda Core 3 (SodaCL) on the benchmark data, in its own virtualenv and process (started by bench_checks.py).
+"""Soda Core 4 (data contracts) on the benchmark data, in its own virtualenv and process (started by bench_checks.py).
 
     .venvs/soda/bin/python run_soda.py --source parquet --path data/orders.parquet
     .venvs/soda/bin/python run_soda.py --source postgres --host 127.0.0.1 --port 5432 --user postgres --database …
 
-A programmatic scan (``soda.scan.Scan``, what ``soda scan`` runs) with a configuration and a SodaCL
-file as strings, no Soda Cloud:
+What a Soda 4 user writes: a data source configuration and a data contract, both YAML (kept here as
+strings, written to files in the working folder), verified locally with
+``soda_core.contracts.verify_contract_locally`` — what ``soda contract verify`` runs. No Soda Cloud.
 
-* Parquet: the DuckDB data source given the file as its ``path`` (soda-core-duckdb's way to scan a
-  file): on connecting, Soda copies the file into an in-memory DuckDB table named after the file.
-* PostgreSQL: the Postgres data source; Soda sends SQL to the database.
+* Parquet: ``soda-duckdb``'s data source given the file as its ``database`` (the way Soda's DuckDB
+  reference documents for a Parquet file): on connecting, Soda copies the file into a DuckDB table
+  named after the file, in memory, then queries that table. ``--parquet-view`` instead hands Soda an
+  existing DuckDB connection (``DuckDBDataSource.from_existing_cursor``, the documented way for
+  in-memory data) in which ``orders`` is a view over ``read_parquet``: DuckDB then scans the file.
+* PostgreSQL: ``soda-postgres``'s data source (psycopg 3); Soda sends SQL to the database.
 
-The caller sets ``HOME`` to a folder whose ``.soda/config.yml`` turns usage telemetry off.
+The caller sets ``SODA_CORE_TELEMETRY_ENABLED=false``: the machine has no network.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -23,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import spec
 
+DATA_SOURCE = {"parquet": "orders_file", "postgres": "warehouse"}
 TYPES = {
-    "parquet": {  # DuckDB's type names, lower case
+    "parquet": {  # DuckDB's type names
         "order_id": "bigint",
         "customer_email": "varchar",
         "region": "varchar",
@@ -39,80 +45,134 @@ TYPES = {
         "ordered_at": "timestamp with time zone",
     },
 }
-METRIC_OF_CHECK = {  # by the start of the check's name in the scan results
-    "row_count": "row_count",
-    "missing_count": "missing_amount",
-    "duplicate_count": "duplicate_order_id",
-    "invalid_count": "invalid_region",
-    "freshness": "freshness",
-    "Schema": "schema",
+# The contract's checks, by (column, check type): the benchmark metric each one is.
+METRIC_OF_CHECK = {
+    (None, "row_count"): "row_count",
+    ("amount", "missing"): "missing_amount",
+    ("order_id", "duplicate"): "duplicate_order_id",
+    ("region", "invalid"): "invalid_region",
+    ("customer_email", "invalid"): "invalid_email",
+    ("amount", "invalid"): "negative_amount",
+    (None, "freshness"): "freshness",
+    (None, "schema"): "schema",
 }
+OUTCOMES = {"PASSED": "pass", "FAILED": "fail", "WARN": "warn"}  # NOT_EVALUATED, EXCLUDED: an error here
 
 
-def configuration(options) -> str:
+def data_source_yaml(options) -> str:
     if options.source == "parquet":
-        return f"data_source orders_file:\n  type: duckdb\n  path: {options.path}\n"
+        return f"type: duckdb\nname: {DATA_SOURCE['parquet']}\nconnection:\n  database: {json.dumps(options.path)}\n"
     return (
-        "data_source warehouse:\n  type: postgres\n"
-        f"  host: {options.host}\n  port: {options.port}\n  username: {options.user}\n  password: ''\n"
-        f"  database: {options.database}\n  schema: public\n"
+        f"type: postgres\nname: {DATA_SOURCE['postgres']}\nconnection:\n"
+        f"  host: {options.host}\n  port: {options.port}\n  user: {options.user}\n  password: ''\n"
+        f"  database: {options.database}\n"
     )
 
 
-def checks(source: str) -> str:
-    dataset = Path(spec.TABLE).stem
-    columns = ", ".join(spec.SPEC_TYPES)
-    types = "\n".join(f"            {name}: {kind}" for name, kind in TYPES[source].items())
-    return f"""checks for {dataset}:
-  - row_count > 0
-  - missing_count(amount) = 0
-  - duplicate_count(order_id) = 0
-  - invalid_count(region) = 0:
-      valid values: [{", ".join(spec.ALLOWED_REGIONS)}]
-  - freshness(ordered_at) < {spec.MAX_AGE_HOURS}h
+def dataset(options) -> str:
+    """Soda's dataset identifier: data source / schema / table for DuckDB, data source / database / schema / table
+    for PostgreSQL (with only a schema there, Soda takes it for the database and finds no columns)."""
+    if options.source == "parquet":
+        return f"{DATA_SOURCE['parquet']}/main/{spec.TABLE}"
+    return f"{DATA_SOURCE['postgres']}/{options.database}/public/{spec.TABLE}"
+
+
+def contract_yaml(options) -> str:
+    """The benchmark's checks as a Soda 4 data contract; YAML is a superset of JSON, so values go in as JSON."""
+    types = TYPES[options.source]
+    return f"""dataset: {dataset(options)}
+
+columns:
+  - name: order_id
+    data_type: {types["order_id"]}
+    checks:
+      - duplicate:
+  - name: customer_email
+    data_type: {types["customer_email"]}
+    checks:
+      - invalid:
+          valid_format:
+            name: email
+            regex: {json.dumps(spec.EMAIL_REGEX)}
+  - name: region
+    data_type: {types["region"]}
+    checks:
+      - invalid:
+          valid_values: {json.dumps(spec.ALLOWED_REGIONS)}
+  - name: amount
+    data_type: {types["amount"]}
+    checks:
+      - missing:
+      - invalid:
+          valid_min: {spec.MIN_AMOUNT}
+  - name: ordered_at
+    data_type: {types["ordered_at"]}
+
+checks:
+  - row_count:
+      threshold:
+        must_be_greater_than: 0
   - schema:
-      fail:
-        when required column missing: [{columns}]
-        when wrong column type:
-{types}
+  - freshness:
+      column: ordered_at
+      threshold:
+        unit: hour
+        must_be_less_than_or_equal: {spec.MAX_AGE_HOURS}
 """
 
 
-def run(options) -> dict:
-    from soda.__version__ import SODA_CORE_VERSION
-    from soda.scan import Scan
+def parquet_view(path: str):
+    """A DuckDB connection in which ``orders`` is a view over the file, handed to Soda as an existing cursor."""
+    import duckdb
+    from soda_duckdb import DuckDBDataSource
 
-    scan = Scan()
-    scan.set_scan_definition_name("lodestar-bench")
-    scan.set_data_source_name("orders_file" if options.source == "parquet" else "warehouse")
-    scan.add_configuration_yaml_str(configuration(options))
-    scan.add_sodacl_yaml_str(checks(options.source))
+    connection = duckdb.connect(":memory:")
+    connection.execute(f"CREATE VIEW {spec.TABLE} AS SELECT * FROM read_parquet({json.dumps(path)[1:-1]!r})")
+    return DuckDBDataSource.from_existing_cursor(connection, name=DATA_SOURCE["parquet"])
+
+
+def run(options) -> dict:
+    from soda_core.__version__ import SODA_CORE_VERSION
+    from soda_core.contracts import verify_contract_locally
+
+    Path("contract.yml").write_text(contract_yaml(options))
+    Path("data_source.yml").write_text(data_source_yaml(options))
     with spec.Stopwatch() as watch:
-        scan.execute()
-        results = scan.get_scan_results()
-    observed, outcome, notes = {}, {}, []
-    for check in results.get("checks", []):
-        name = str(check.get("name"))
-        metric = next((metric for start, metric in METRIC_OF_CHECK.items() if name.startswith(start)), name)
-        diagnostics = check.get("diagnostics") or {}
-        outcome[metric] = {"pass": "pass", "fail": "fail", "warn": "warn"}.get(check.get("outcome"), "error")
-        if metric == "freshness":
-            observed[metric] = diagnostics.get("maxColumnTimestampUtc") or diagnostics.get("maxColumnTimestamp")
-        elif metric == "schema":
-            mismatches = diagnostics.get("missing_column_names") or [], diagnostics.get("column_type_mismatches") or {}
-            observed[metric] = sum(len(found) for found in mismatches)
+        if options.parquet_view:
+            where = {"data_sources": [parquet_view(options.path)]}
         else:
-            observed[metric] = diagnostics.get("value")
-    for log in results.get("logs", []):
-        if str(log.get("level")).lower() == "error":
-            notes.append(str(log.get("message"))[:300])
-    if not results.get("checks"):
+            where = {"data_source_file_path": "data_source.yml"}
+        result = verify_contract_locally(contract_file_path="contract.yml", **where)
+    observed, outcome, notes = {}, {}, []
+    for verification in result.contract_verification_results:
+        for check_result in verification.check_results:
+            check = check_result.check
+            metric = METRIC_OF_CHECK.get((check.column_name, check.type), f"{check.column_name}.{check.type}")
+            outcome[metric] = OUTCOMES.get(check_result.outcome.name, "error")
+            if metric == "freshness":
+                newest = getattr(check_result, "max_timestamp_utc", None)
+                observed[metric] = newest.isoformat() if newest else None
+            else:  # the schema check's value counts missing, unexpected and wrongly typed columns
+                observed[metric] = check_result.threshold_value
+            if outcome[metric] == "error":
+                notes.append(f"{metric}: {check_result.outcome.name} {check_result.diagnostic_metric_values}")
+    notes += [error[:300] for error in result.get_errors()]
+    if not outcome:
         notes.append("no check results")
+    if options.source == "postgres":
+        import psycopg
+
+        driver = f"soda-postgres, psycopg {psycopg.__version__}"
+    else:
+        import duckdb
+
+        driver = f"soda-duckdb{', a view' if options.parquet_view else ''}, DuckDB {duckdb.__version__}"
     return {
-        "version": f"Soda Core {SODA_CORE_VERSION} ({'DuckDB' if options.source == 'parquet' else 'PostgreSQL'})",
+        "version": f"Soda Core {SODA_CORE_VERSION} ({driver})",
         "check_s": watch.seconds,
+        "memory": watch.memory,
         "observed": observed,
-        "duplicate_meaning": "repeated_values",
+        "duplicate_meaning": "extra_rows",
         "outcome": outcome,
         "notes": notes,
     }
@@ -122,6 +182,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", choices=["parquet", "postgres"], required=True)
     parser.add_argument("--path")
+    parser.add_argument("--parquet-view", action="store_true", help="hand Soda a DuckDB view over the file")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="5432")
     parser.add_argument("--user", default="postgres")
