@@ -254,6 +254,13 @@ CELERY_IMPORTS = ("quality.alerts", "quality.slo")
 CELERY_BEAT_SCHEDULE = {
     # SLO windows slide even when no run finishes: re-measure them (and product health).
     "evaluate-slos": {"task": "quality.slo.evaluate_all_slos", "schedule": crontab(minute="*/15")},
+    # Send again the runs and alerts whose message never came (the broker was down when they were queued).
+    # On the "celery" queue, not behind long check runs; a sweep not taken within the minute is dropped.
+    "requeue-stale-runs": {
+        "task": "quality.tasks.requeue_stale_runs",
+        "schedule": crontab(minute="*"),
+        "options": {"queue": "celery", "expire_seconds": 60},
+    },
 }
 
 # --- Security headers --------------------------------------------------------------------

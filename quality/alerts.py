@@ -18,6 +18,7 @@ import logging
 import secrets
 import smtplib
 import time
+from datetime import timedelta
 from functools import partial
 
 from celery import shared_task
@@ -32,6 +33,7 @@ from django.utils import timezone
 from . import webhooks
 from .choices import Channel, DeliveryStatus
 from .models import Incident, Notification, Webhook
+from .tasks import publish
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ MAX_RETRIES = 5
 BACKOFF_SECONDS = 30  # 30 s, 1, 2, 4, 8 min
 BACKOFF_MAX_SECONDS = 600
 ERROR_LENGTH = 500
+# A pending notification never attempted this long after it was written lost its message (the broker
+# was down when it was queued): ``requeue_pending`` queues it again.
+REQUEUE_AFTER = timedelta(minutes=5)
 
 
 def absolute_url(path: str) -> str:
@@ -114,14 +119,35 @@ def notify(product, event: str, subject: str, body: str, payload: dict, incident
     ]
     for notification in notifications:
         notification.save()
-        # robust: a broker that is down must not fail the caller's request after its commit;
-        # the notification stays pending with the reason logged.
+        # A broker that is down must not fail the caller's request after its commit: ``enqueue``
+        # logs it and the notification stays pending for ``requeue_pending`` (robust: nor may a bug).
         transaction.on_commit(partial(enqueue, notification.pk), robust=True)
     return notifications
 
 
-def enqueue(notification_id: int) -> None:
-    deliver_notification.apply_async(args=(notification_id,), queue=QUEUE)
+def enqueue(notification_id: int) -> bool:
+    """Send the delivery task now, with a bounded retry; False (logged) when the broker is unreachable."""
+    return publish(deliver_notification, f"notification {notification_id}", args=(notification_id,), queue=QUEUE)
+
+
+def requeue_pending(older_than: timedelta = REQUEUE_AFTER) -> int:
+    """Queue again the notifications never attempted (pending, no attempt) written before ``older_than`` ago.
+
+    Their message was lost, or never sent because the broker was down. No row is changed; a
+    notification queued twice is still attempted once per claim (``claim``). Called by the sweeper,
+    ``quality.tasks.requeue_stale_runs``; the count queued, stopping at the first the broker refuses.
+    """
+    ids = Notification.objects.filter(
+        status=DeliveryStatus.PENDING, attempts=0, created__lt=timezone.now() - older_than
+    ).order_by("pk")
+    queued = 0
+    for notification_id in ids.values_list("pk", flat=True):
+        if not enqueue(notification_id):
+            break
+        queued += 1
+    if queued:
+        logger.warning("Queued %d notifications again that were never attempted.", queued)
+    return queued
 
 
 # --- Channels ------------------------------------------------------------------------------

@@ -15,12 +15,23 @@ Reliability, so that a slot gets exactly one result however its message travels:
   than ``LODESTAR_CHECK_MAX_DELIVERIES`` times is recorded as an error without running.
 * A source that cannot be reached is retried with backoff; the claims are released first, so the
   retry takes them again without counting as an interruption.
+
+And so that no run is lost when the broker is down:
+
+* Sending never hangs or fails the caller: a bounded retry (about half a second), then the broker's
+  error is logged and the run stays ``pending`` (``publish``).
+* ``requeue_stale_runs`` (beat, every minute) sends again what was never delivered: pending runs
+  older than ``STALE_PENDING_SECONDS``, one message per output and slot naming the checks, and
+  running runs whose claim is older than the broker's visibility timeout plus the hard time limit
+  (their delivery died and the broker did not hand the message back). It changes no row; the claims
+  above make a run sent twice still get one result. Notifications never attempted go out again too
+  (``alerts.requeue_pending``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -29,8 +40,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.schedules import crontab
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from kombu.exceptions import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 
 from products.models import Output
@@ -51,6 +64,16 @@ HARD_TIME_LIMIT = settings.CHECK_TASK_HARD_TIME_LIMIT
 # The output's data could not be reached: worth another try later. Errors of the hub's own
 # database (a lock, a dropped connection) retry the same way.
 TRANSIENT_ERRORS = (SourceError, duckdb.Error, SQLAlchemyError, OSError)  # as the engine catches them
+
+# Sending a message: three tries at most, 0 and 0.5 s apart, then give up (the sweeper sends it later).
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+# What a broker that is down or unreachable raises (kombu wraps the transport's errors in OperationalError).
+BROKER_ERRORS = (OperationalError, OSError)
+# A pending run older than this was never delivered (or its message was lost): the sweeper sends it again.
+STALE_PENDING_SECONDS = 120
+# A running run claimed longer ago than this lost its delivery for good: any live delivery was killed at
+# the hard time limit, and the broker hands an unacknowledged message back after its visibility timeout.
+STUCK_RUNNING_SECONDS = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600) + HARD_TIME_LIMIT
 
 
 class SourceUnavailable(Exception):
@@ -170,13 +193,85 @@ def _results(task, output: Output, checks: list[Check]) -> list[Result]:
         source.close()
 
 
+def publish(task, what: str, **options) -> bool:
+    """Send ``task`` with a bounded retry; False, logged, when the broker cannot be reached.
+
+    Never raises a broker error: called after a commit, in a web request or a worker, where the
+    work is already recorded (a pending run, a pending notification) and the sweeper sends it later.
+    """
+    try:
+        task.apply_async(retry=True, retry_policy=PUBLISH_RETRY_POLICY, **options)
+    except BROKER_ERRORS as exc:
+        logger.error(
+            "Could not queue %s: the broker is unreachable (%s). It stays pending; "
+            "requeue_stale_runs sends it again once the broker is back.",
+            what,
+            exc,
+        )
+        return False
+    return True
+
+
+def send_output_checks(
+    output_id: int, slot: datetime, schedule: str | None = None, check_ids: list[int] | None = None
+) -> bool:
+    """Send a run of the output's checks for ``slot`` now; False (logged) when the broker is unreachable."""
+    kwargs = {"output_id": output_id, "scheduled_for_iso": slot.isoformat()}
+    if schedule:
+        kwargs["schedule"] = schedule
+    if check_ids is not None:
+        kwargs["check_ids"] = list(check_ids)
+    what = f"the run of output {output_id}'s checks for {kwargs['scheduled_for_iso']}"
+    return publish(run_output_checks, what, kwargs=kwargs, queue=QUEUE)
+
+
 def enqueue_output_checks(
     output: Output, scheduled_for: datetime, schedule: str | None = None, checks: list[Check] | None = None
 ) -> None:
-    """Queue a run of the output's checks (or of ``checks``) for ``scheduled_for`` once the transaction commits."""
-    kwargs = {"output_id": output.pk, "scheduled_for_iso": scheduled_for.isoformat()}
-    if schedule:
-        kwargs["schedule"] = schedule
-    if checks is not None:
-        kwargs["check_ids"] = [check.pk for check in checks]
-    transaction.on_commit(lambda: run_output_checks.apply_async(kwargs=kwargs, queue=QUEUE))
+    """Queue a run of the output's checks (or of ``checks``) for ``scheduled_for`` once the transaction commits.
+
+    A broker that is down does not fail the caller: the error is logged and the sweeper sends it later.
+    """
+    check_ids = [check.pk for check in checks] if checks is not None else None
+    transaction.on_commit(lambda: send_output_checks(output.pk, scheduled_for, schedule, check_ids))
+
+
+# --- The sweeper -----------------------------------------------------------------------------
+
+
+@shared_task  # beat sends it to the "celery" queue (CELERY_BEAT_SCHEDULE), not behind long check runs
+def requeue_stale_runs(
+    pending_after: float = STALE_PENDING_SECONDS, running_after: float = STUCK_RUNNING_SECONDS
+) -> dict[str, int]:
+    """Send again the runs whose message never came, and the notifications never attempted.
+
+    Pending runs created more than ``pending_after`` seconds ago, and running runs claimed more than
+    ``running_after`` seconds ago, of enabled checks: one message per output and slot, naming its
+    checks. No row is changed: the delivery claims the runs as any other would (a running one as
+    one whose delivery died), and a run already finished or held by another delivery is left alone.
+    Stops at the first message the broker refuses: the next sweep tries again.
+    """
+    from . import alerts  # alerts imports this module
+
+    now = timezone.now()
+    stale = (
+        CheckRun.objects.filter(quality_check__enabled=True)
+        .filter(
+            Q(status=RunStatus.PENDING, created__lt=now - timedelta(seconds=pending_after))
+            | Q(status=RunStatus.RUNNING, started__lt=now - timedelta(seconds=running_after))
+        )
+        .order_by("scheduled_for", "quality_check_id")
+        .values_list("quality_check__output_id", "scheduled_for", "quality_check_id")
+    )
+    groups: dict[tuple[int, datetime], list[int]] = defaultdict(list)
+    for output_id, slot, check_id in stale:
+        groups[(output_id, slot)].append(check_id)
+    messages = runs = 0
+    for (output_id, slot), check_ids in groups.items():
+        if not send_output_checks(output_id, slot, check_ids=check_ids):
+            break
+        messages, runs = messages + 1, runs + len(check_ids)
+    if groups:
+        logger.warning("Sent %d stale runs again, in %d of %d messages.", runs, messages, len(groups))
+    notifications = alerts.requeue_pending() if messages == len(groups) else 0
+    return {"messages": messages, "runs": runs, "notifications": notifications}

@@ -102,7 +102,14 @@ def test_enqueue_sends_ids_only_after_the_commit(known_output, monkeypatch, djan
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_output_checks(known_output, datetime(2026, 3, 29, 1, tzinfo=UTC))
         assert sent == []
-    assert sent == [{"kwargs": {"output_id": known_output.pk, "scheduled_for_iso": SLOT}, "queue": "checks"}]
+    assert sent == [
+        {
+            "kwargs": {"output_id": known_output.pk, "scheduled_for_iso": SLOT},
+            "queue": "checks",
+            "retry": True,
+            "retry_policy": tasks.PUBLISH_RETRY_POLICY,
+        }
+    ]
 
 
 @pytest.mark.django_db
