@@ -20,7 +20,9 @@ def run_now(user, output: Output, checks: list[Check] | None = None) -> list[Che
     """Pending runs, for this second, of the given enabled checks (default: all of the output's), queued for a worker.
 
     Needs change permission on the product (404 when the user cannot see it, 403 when they
-    only see it). The runs are returned at once so a page or the API can point at them.
+    only see it). The runs are returned at once so a page or the API can point at them. A broker
+    that is down does not fail the request: the runs stay pending, the error is logged, and
+    ``quality.tasks.requeue_stale_runs`` sends them once the broker is back.
     """
     policy.require(user, policy.CHANGE, output.product)
     chosen = checks if checks is not None else list(output.checks.filter(enabled=True))
