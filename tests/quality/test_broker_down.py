@@ -19,12 +19,15 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from celery.schedules import crontab
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from kombu import pools
+from kombu.utils.collections import eqhash
 
 from hub.celery import app
 from quality import alerts, tasks
@@ -50,25 +53,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def forget_connections() -> None:
-    """Drop the app's connection and producer pools, so the next message connects to the broker set now."""
-    if app._pool is not None:
-        app._pool.force_close_all()
+def close_connections() -> None:
+    """Close the connections to the broker set now, and drop the app's pools: the next message connects anew.
+
+    kombu keeps one pool per broker for the whole process; the one of the broker set now is removed.
+    """
+    key = eqhash(app.connection_for_write())
+    for group in (pools.producers, pools.connections):
+        pool = group.pop(key, None)  # keyed by eqhash (an EqualityDict)
+        if pool is not None:
+            pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
 
 
 @contextmanager
 def broker_at(url: str):
-    """The web side (this process) sends its messages to ``url`` for the duration."""
-    saved = app.conf.broker_url, app.conf.broker_transport_options
-    forget_connections()
+    """The web side (this process) sends its messages to ``url`` for the duration.
+
+    Celery reads the broker from the CELERY_BROKER_URL environment variable before its settings
+    (CI sets it), so both change.
+    """
+    saved = os.environ.get("CELERY_BROKER_URL"), app.conf.broker_url, app.conf.broker_transport_options
+    app._pool = app.amqp._producer_pool = None  # the usual broker's pools stay, for after
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url, app.conf.broker_transport_options = url, {"visibility_timeout": 3600}
     try:
+        target, sends_to = urlsplit(url), app.connection_for_write()
+        assert (sends_to.hostname, sends_to.port) == (target.hostname, target.port)  # the override holds
         yield url
     finally:
-        forget_connections()
-        app.conf.broker_url, app.conf.broker_transport_options = saved
+        close_connections()
+        environ, app.conf.broker_url, app.conf.broker_transport_options = saved
+        if environ is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = environ
 
 
 @pytest.fixture
