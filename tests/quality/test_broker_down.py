@@ -265,7 +265,6 @@ def test_a_run_held_far_beyond_the_hard_time_limit_is_sent_again_and_one_running
     CheckRun.objects.create(quality_check=more, scheduled_for=SLOT, status=RunStatus.RUNNING, started=recently)
     age_runs(minutes=24 * 60)
 
-    assert tasks.STUCK_RUNNING_SECONDS > tasks.HARD_TIME_LIMIT + 3000  # the visibility timeout, 3600 s, on top
     assert requeue_stale_runs()["runs"] == 1
     assert run_messages(sent) == [(orders.pk, SLOT.isoformat(), [rows.pk])]
     assert sorted(CheckRun.objects.values_list("status", "attempts")) == [("running", 0), ("running", 0)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from kombu.exceptions import OperationalError
 
 from quality import tasks
 from quality.models import CheckRun, cron_schedule
@@ -110,6 +111,35 @@ def test_enqueue_sends_ids_only_after_the_commit(known_output, monkeypatch, djan
             "retry_policy": tasks.PUBLISH_RETRY_POLICY,
         }
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "error",
+    [OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."), TimeoutError("timed out")],
+)
+def test_a_broker_that_cannot_be_reached_fails_nothing_and_is_logged(
+    known_output, monkeypatch, django_capture_on_commit_callbacks, caplog, error
+):
+    def refuse(**kwargs):
+        raise error
+
+    monkeypatch.setattr(run_output_checks, "apply_async", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_output_checks(known_output, datetime(2026, 3, 29, 1, tzinfo=UTC))
+    [record] = [record for record in caplog.records if record.name == "quality.tasks"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage().startswith(f"Could not queue the run of output {known_output.pk}'s checks for {SLOT}")
+
+
+@pytest.mark.django_db
+def test_an_error_that_is_not_the_brokers_is_not_hidden(known_output, monkeypatch, django_capture_on_commit_callbacks):
+    def fail(**kwargs):
+        raise TypeError("Object of type set is not JSON serializable")
+
+    monkeypatch.setattr(run_output_checks, "apply_async", fail)
+    with pytest.raises(TypeError), django_capture_on_commit_callbacks(execute=True):
+        enqueue_output_checks(known_output, datetime(2026, 3, 29, 1, tzinfo=UTC))
 
 
 @pytest.mark.django_db
