@@ -26,6 +26,7 @@ from celery.schedules import crontab
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.schedulers import ModelEntry
 from kombu import pools
 from kombu.utils.collections import eqhash
 
@@ -323,11 +324,14 @@ def test_notifications_never_attempted_are_queued_again_after_a_few_minutes(prod
     assert list(Notification.objects.values()) == before
 
 
+@pytest.mark.django_db
 def test_the_beat_sends_the_sweeper_every_minute_on_the_celery_queue():
-    entry = app.conf.beat_schedule["requeue-stale-runs"]
-    assert entry["task"] == requeue_stale_runs.name
-    assert entry["options"]["queue"] == "celery"  # not behind long check runs
-    assert entry["schedule"] == crontab(minute="*")
+    # As the beat's database scheduler stores the entry from the settings, and sends it.
+    entry = ModelEntry.from_entry("requeue-stale-runs", app=app, **app.conf.beat_schedule["requeue-stale-runs"])
+    assert entry.task == requeue_stale_runs.name
+    assert entry.schedule == crontab(minute="*")
+    assert entry.options["queue"] == "celery"  # not behind long check runs
+    assert entry.options["expires"] == 60  # a sweep no worker took within the minute is dropped
 
 
 # --- End to end: a real worker, a Redis server stopped and started again --------------------------
