@@ -220,7 +220,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    else {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # A broker host that stops answering must not hold a page or an API call for minutes.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
 )
 # The check task's hard time limit (quality/tasks.py) must end a run before the broker hands its
 # message to another worker: a running check is then never run twice at once.
