@@ -5,11 +5,13 @@ The engine runs every check of an output in one pass where the data lives. A typ
 * ``measures(check, source)`` — aggregate SQL expressions, by name, that the engine puts into the
   one aggregate ``SELECT`` over the output (prefixed per check, so names never clash);
 * ``extra_sql(check, source)`` — optionally one more query whose first cell is a value it needs
-  (custom SQL; duplicates of a composite key where the database has no row values);
+  (custom SQL; duplicates of a composite key where the database has no row values; duplicates where a
+  GROUP BY of their own is cheaper than the shared aggregate): ``"extra"`` in the values, and the
+  whole first row as ``"extra_row"``;
 * ``observed(check, values, source)`` — the number the threshold is compared with, from the
   values of its measures (and ``"extra"``); raise ``CannotMeasure`` when there is no number;
-* ``failing_rows_sql(check, source)`` — a query for up to ``SAMPLE_ROWS`` offending rows, run only
-  when the check did not pass (``samples`` may return something else, like schema mismatches).
+* ``failing_rows_sql(check, source, values)`` — a query for up to ``SAMPLE_ROWS`` offending rows, run
+  only when the check did not pass (``samples`` may return something else, like schema mismatches).
 
 ``source`` is the engine's view of where the data lives (``quality.engine.Source``): it quotes
 identifiers (``quote``), binds values as parameters (``bind`` returns a placeholder), names the
@@ -69,7 +71,7 @@ class CheckType:
     def observed(self, check: Check, values: dict[str, Any], source: Source) -> float:
         raise NotImplementedError
 
-    def failing_rows_sql(self, check: Check, source: Source) -> str | None:
+    def failing_rows_sql(self, check: Check, source: Source, values: dict[str, Any]) -> str | None:
         return None
 
     def samples(self, check: Check, values: dict[str, Any], source: Source) -> list[dict] | None:
@@ -111,7 +113,7 @@ class MissingCount(CheckType):
     def observed(self, check, values, source):
         return number(values["missing"], "count of missing values")
 
-    def failing_rows_sql(self, check, source):
+    def failing_rows_sql(self, check, source, values):
         return rows_where(source, f"{source.quote(check.column)} IS NULL")
 
 
@@ -138,8 +140,15 @@ class DuplicateCount(CheckType):
             return {"columns": "Name the key column(s) whose values must be unique."}
         return {}
 
+    def grouped(self, check, source) -> bool:
+        """Counted by a GROUP BY of the key on its own (one key, where the source prefers it), which also
+        gives the first repeated keys: the samples are then fetched by those keys, without grouping again."""
+        return source.groups_repeated_keys and len(check.key_columns()) == 1
+
     def measures(self, check, source):
         keys = [source.quote(name) for name in check.key_columns()]
+        if self.grouped(check, source):
+            return {}
         if len(keys) == 1:
             return {"dupes": f"COUNT({keys[0]}) - COUNT(DISTINCT {keys[0]})"}
         distinct = source.count_distinct(keys)
@@ -147,6 +156,13 @@ class DuplicateCount(CheckType):
 
     def extra_sql(self, check, source):
         keys = [source.quote(name) for name in check.key_columns()]
+        if self.grouped(check, source):
+            # Rows with a key minus distinct keys, as above: each repeated key adds its rows but one. The
+            # SAMPLE_ROWS smallest repeated keys come along (DuckDB's min(value, n) lists the n smallest).
+            key = keys[0]
+            groups = f"SELECT {key} AS k, COUNT(*) AS n FROM {source.relation} WHERE {key} IS NOT NULL GROUP BY {key}"
+            counted = f"CAST(COALESCE(SUM(n) - COUNT(*), 0) AS BIGINT) AS dupes, min(k, {SAMPLE_ROWS}) AS keys"
+            return f"SELECT {counted} FROM ({groups}) g WHERE n > 1"
         if len(keys) == 1 or source.count_distinct(keys):
             return None
         # No row values in this dialect (SQLite): count the distinct keys in a second query.
@@ -156,8 +172,16 @@ class DuplicateCount(CheckType):
     def observed(self, check, values, source):
         return number(values.get("dupes", values.get("extra")), "count of duplicate keys")
 
-    def failing_rows_sql(self, check, source):
+    def failing_rows_sql(self, check, source, values):
         keys = [source.quote(name) for name in check.key_columns()]
+        repeated_keys = values.get("extra_row", {}).get("keys") if self.grouped(check, source) else None
+        if repeated_keys and all(type(key) in (int, str) for key in repeated_keys):
+            # The same rows as the query below, by the keys already found: no second GROUP BY. Only keys that
+            # come back from the database and are bound again as the same values (whole numbers, text). As
+            # equalities, not IN (…): DuckDB then reads the key column alone and the other columns of the
+            # rows kept only, where an IN list becomes a join over every column (0.07 s against 0.2 s).
+            wanted = " OR ".join(f"{keys[0]} = {source.bind(key)}" for key in repeated_keys)
+            return f"SELECT * FROM {source.relation} WHERE {wanted} ORDER BY {keys[0]} LIMIT {SAMPLE_ROWS}"
         listed = ", ".join(keys)
         joined = " AND ".join(f"r.{key} = d.{key}" for key in keys)
         # The first few repeated keys only, before the join: joining every repeated key to the whole
@@ -219,7 +243,7 @@ class InvalidCount(CheckType):
     def observed(self, check, values, source):
         return number(values["invalid"], "count of invalid values")
 
-    def failing_rows_sql(self, check, source):
+    def failing_rows_sql(self, check, source, values):
         return rows_where(source, self.condition(check, source))
 
 

@@ -21,11 +21,11 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,6 +45,9 @@ from utilities.paths import resolve_data_path
 from .checks import SAMPLE_ROWS
 from .choices import RunStatus
 from .models import Check, CheckRun
+
+if TYPE_CHECKING:
+    import pyarrow
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,9 @@ class Source:
 
     dialect = ""
     relation = ""
+    # Count repeated keys with a GROUP BY of their own rather than COUNT(DISTINCT) in the shared aggregate,
+    # which also gives the first repeated keys for the samples (see DuplicateCount).
+    groups_repeated_keys = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
@@ -138,6 +144,9 @@ class FileSource(Source):
 
     dialect = "duckdb"
     READERS = {OutputFormat.PARQUET: "read_parquet", OutputFormat.CSV: "read_csv"}
+    # In DuckDB, a DISTINCT aggregate beside the others slows the whole shared scan more than a GROUP BY
+    # of the key on its own costs (bench/quality: 10M rows, 0.5 s of 1.7 s).
+    groups_repeated_keys = True
 
     def __init__(self, output: Output) -> None:
         super().__init__()
@@ -185,7 +194,7 @@ class FileSource(Source):
 
     def fetch(self, sql: str) -> list[dict[str, Any]]:
         # Through Arrow: DuckDB's own conversion of time-zone-aware timestamps needs pytz.
-        return self.connection.sql(sql, params=self.params_for(sql)).to_arrow_table().to_pylist()
+        return arrow_rows(self.connection.sql(sql, params=self.params_for(sql)).to_arrow_table())
 
     def describe(self) -> dict[str, str]:
         sql = f"DESCRIBE SELECT * FROM {self.relation}"
@@ -193,6 +202,28 @@ class FileSource(Source):
 
     def close(self) -> None:
         self.connection.close()
+
+
+def arrow_rows(table: pyarrow.Table) -> list[dict[str, Any]]:
+    """``table.to_pylist()``, without the import of pandas (0.15 s) that pyarrow makes to convert time-zone-aware
+    timestamps: those columns are converted as naive UTC times, then given their time zone as pyarrow would."""
+    import pyarrow as pa  # loaded by DuckDB's to_arrow_table already
+
+    zoned = {}
+    names = table.column_names
+    if len(set(names)) == len(names):
+        for index, column in enumerate(table.schema):
+            kind = column.type
+            if pa.types.is_timestamp(kind) and kind.tz and kind.unit != "ns":  # ns values may not be datetimes
+                zoned[column.name] = pa.lib.string_to_tzinfo(kind.tz)
+                table = table.set_column(index, column.name, table.column(index).cast(pa.timestamp(kind.unit)))
+    rows = table.to_pylist()
+    for name, zone in zoned.items():
+        for row in rows:
+            value = row[name]
+            if value is not None:
+                row[name] = value.replace(tzinfo=UTC).astimezone(zone)
+    return rows
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -411,6 +442,7 @@ class OutputRun:
             if extra:
                 rows = self.source.fetch(extra)
                 values["extra"] = next(iter(rows[0].values()), None) if rows else None
+                values["extra_row"] = rows[0] if rows else {}
             observed = check.kind.observed(check, values, self.source)
             status = check.status_for(observed)
         except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
@@ -426,7 +458,7 @@ class OutputRun:
             special = check.kind.samples(check, values, self.source)
             if special is not None:
                 return special
-            sql = check.kind.failing_rows_sql(check, self.source)
+            sql = check.kind.failing_rows_sql(check, self.source, values)
             rows = self.source.fetch(sql)[:SAMPLE_ROWS] if sql else []
         except SoftTimeLimitExceeded:  # the task's time is up: stop the whole pass, not one check
             raise

@@ -76,7 +76,7 @@ def run(options) -> dict:
     import great_expectations.expectations as gxe
 
     context = gx.get_context(mode="ephemeral")
-    with spec.Stopwatch() as watch:
+    with spec.Stopwatch(memory=True) as watch:
         now = dt.datetime.now(dt.UTC)
         batch = batch_for(context, options.source, options)
         validation = batch.validate(suite(gx, gxe, options.source, now))
@@ -110,6 +110,7 @@ def run(options) -> dict:
     return {
         "version": f"GX Core {gx.__version__} ({'pandas' if options.source == 'parquet' else 'SQL'} data source)",
         "check_s": watch.seconds,
+        "check_cpu_s": watch.cpu_seconds,
         "memory": watch.memory,
         "observed": observed,
         "duplicate_meaning": "rows_in_repeated_groups",

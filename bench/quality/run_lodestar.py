@@ -129,7 +129,7 @@ def run(source: str) -> dict:
     output = Output.objects.select_related("product", "connection").get(name=OUTPUTS[source])
     checks = list(output.checks.filter(enabled=True))
     freshness_clock = clock_freshness()
-    with spec.Stopwatch() as watch:
+    with spec.Stopwatch(memory=True) as watch:
         results = run_checks_for_output(output, checks)
     with spec.Stopwatch() as recording:  # what run_checks does next; the other tools store nothing
         record_results(results)
@@ -150,6 +150,7 @@ def run(source: str) -> dict:
     return {
         "version": f"Lodestar engine (DuckDB {duckdb.__version__}, SQLAlchemy + psycopg 3)",
         "check_s": watch.seconds,
+        "check_cpu_s": watch.cpu_seconds,
         "memory": watch.memory,
         "observed": observed,
         "duplicate_meaning": "extra_rows",

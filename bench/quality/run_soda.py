@@ -137,7 +137,7 @@ def run(options) -> dict:
 
     Path("contract.yml").write_text(contract_yaml(options))
     Path("data_source.yml").write_text(data_source_yaml(options))
-    with spec.Stopwatch() as watch:
+    with spec.Stopwatch(memory=True) as watch:
         if options.parquet_view:
             where = {"data_sources": [parquet_view(options.path)]}
         else:
@@ -170,6 +170,7 @@ def run(options) -> dict:
     return {
         "version": f"Soda Core {SODA_CORE_VERSION} ({driver})",
         "check_s": watch.seconds,
+        "check_cpu_s": watch.cpu_seconds,
         "memory": watch.memory,
         "observed": observed,
         "duplicate_meaning": "extra_rows",

@@ -6,7 +6,9 @@ Every runner prints one JSON object as the last line of its standard output:
 
     {"tool": ..., "source": ..., "version": ...,
      "check_s": seconds from opening the source to having every result,
-     "memory": {"before_mib": RSS when the checks started, "peak_mib": peak RSS while they ran} or null,
+     "check_cpu_s": CPU seconds of the process (all its threads) in that time,
+     "memory": {"before_mib": RSS when the checks started, "peak_mib": peak RSS while they ran,
+                "setup_peak_mib": peak RSS before they started} or null,
      "observed": {metric: number or ISO timestamp, ...},   # in the tool's own terms, see METRICS
      "outcome": {metric: "pass" | "fail" | "error", ...},
      "notes": [...]}
@@ -78,11 +80,28 @@ def _status_mib(field: str) -> float | None:
 class Stopwatch:
     """Wall time of a block, and the process's RSS before it and at its peak within it (Linux).
 
-    The peak is the kernel's high-water mark (VmHWM), reset at the start of the block by writing 5 to
-    /proc/self/clear_refs, so the imports and set-up before the block do not count in it.
+    With ``memory=True``: the peak is the kernel's high-water mark (VmHWM), reset at the start of the
+    block by writing 5 to /proc/self/clear_refs, so the imports and set-up before the block do not count
+    in it. The reset also lowers the peak the parent reads from ``wait4``, so the peak before the block is
+    kept too (``setup_peak_mib``), and the process's peak is the larger of the two. Only one block per
+    process should measure memory.
     """
 
+    def __init__(self, memory: bool = False) -> None:
+        self.measure_memory = memory
+        self.reset = False
+        self.before_mib = self.peak_mib = self.setup_peak_mib = None
+
     def __enter__(self) -> Stopwatch:
+        if self.measure_memory:
+            self._mark()
+        self.started = time.perf_counter()
+        self.cpu_started = time.process_time()  # every thread of the process: DuckDB's too
+        return self
+
+    def _mark(self) -> None:
+        # The peak so far (imports, set-up) is kept, since the reset also lowers what wait4 reports as ru_maxrss.
+        self.setup_peak_mib = _status_mib("VmHWM")
         try:
             with open("/proc/self/clear_refs", "w") as refs:
                 refs.write("5")
@@ -90,16 +109,20 @@ class Stopwatch:
         except OSError:
             self.reset = False
         self.before_mib = _status_mib("VmRSS")
-        self.started = time.perf_counter()
-        return self
 
     def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self.started
-        self.peak_mib = _status_mib("VmHWM")
+        self.cpu_seconds = time.process_time() - self.cpu_started
+        if self.measure_memory:
+            self.peak_mib = _status_mib("VmHWM")
 
     @property
     def memory(self) -> dict | None:
-        """``{"before_mib", "peak_mib"}`` when the peak could be reset, else None."""
-        if not self.reset or self.before_mib is None or self.peak_mib is None:
+        """``{"before_mib", "peak_mib", "setup_peak_mib"}`` when the peak could be reset, else None."""
+        if not self.reset or None in (self.before_mib, self.peak_mib, self.setup_peak_mib):
             return None
-        return {"before_mib": round(self.before_mib, 1), "peak_mib": round(self.peak_mib, 1)}
+        return {
+            "before_mib": round(self.before_mib, 1),
+            "peak_mib": round(self.peak_mib, 1),
+            "setup_peak_mib": round(self.setup_peak_mib, 1),
+        }
