@@ -206,7 +206,8 @@ class FileSource(Source):
 
 def arrow_rows(table: pyarrow.Table) -> list[dict[str, Any]]:
     """``table.to_pylist()``, without the import of pandas (0.15 s) that pyarrow makes to convert time-zone-aware
-    timestamps: those columns are converted as naive UTC times, then given their time zone as pyarrow would."""
+    timestamps: those columns are read as naive UTC times (a view of the same values, where a cast would load
+    pyarrow's compute functions), then given their time zone as pyarrow would."""
     import pyarrow as pa  # loaded by DuckDB's to_arrow_table already
 
     zoned = {}
@@ -216,7 +217,9 @@ def arrow_rows(table: pyarrow.Table) -> list[dict[str, Any]]:
             kind = column.type
             if pa.types.is_timestamp(kind) and kind.tz and kind.unit != "ns":  # ns values may not be datetimes
                 zoned[column.name] = pa.lib.string_to_tzinfo(kind.tz)
-                table = table.set_column(index, column.name, table.column(index).cast(pa.timestamp(kind.unit)))
+                naive = pa.timestamp(kind.unit)
+                values = pa.chunked_array([chunk.view(naive) for chunk in table.column(index).chunks], type=naive)
+                table = table.set_column(index, column.name, values)
     rows = table.to_pylist()
     for name, zone in zoned.items():
         for row in rows:
