@@ -73,9 +73,10 @@ clean:
 	rm -rf $(VENV) var/static .ruff_cache .pytest_cache .hypothesis bench/results tests/artifacts
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
-#   make bench-quality  our check engine vs Great Expectations and Soda Core on 10M rows (needs PostgreSQL)
-# make bench-quality: e.g. BENCH_QUALITY_ARGS="--rows 200000 --repeat 1". GX and Soda are installed into
-# bench/quality/.venvs/ on first use; the data (Parquet file, lodestar_bench_quality database) is kept.
+#   make bench-quality  our check engine vs Great Expectations and Soda Core 4 on 10M rows (needs PostgreSQL)
+# make bench-quality: e.g. BENCH_QUALITY_ARGS="--repeat 5". GX and Soda 4 are installed into
+# bench/quality/.venvs/ on first use; the data (Parquet file, lodestar_bench_quality database) is kept
+# while it holds --rows rows (another --rows makes it again, for both copies).
 BENCH_QUALITY_ARGS ?=
 
 .PHONY: bench-quality
