@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import webhooks
@@ -45,6 +45,8 @@ ERROR_LENGTH = 500
 # A pending notification never attempted this long after it was written lost its message (the broker
 # was down when it was queued): ``requeue_pending`` queues it again.
 REQUEUE_AFTER = timedelta(minutes=5)
+ATTEMPT_TIME_LIMIT_SECONDS = 150  # deliver_notification's hard time limit
+RETRY_LOST_AFTER = timedelta(seconds=BACKOFF_MAX_SECONDS + ATTEMPT_TIME_LIMIT_SECONDS) + REQUEUE_AFTER
 
 
 def absolute_url(path: str) -> str:
@@ -131,15 +133,18 @@ def enqueue(notification_id: int) -> bool:
 
 
 def requeue_pending(older_than: timedelta = REQUEUE_AFTER) -> int:
-    """Queue again the notifications never attempted (pending, no attempt) written before ``older_than`` ago.
+    """Queue again pending notifications whose message was lost: never attempted and written before
+    ``older_than`` ago, or attempted and left waiting for a retry far longer than any backoff.
 
     Their message was lost, or never sent because the broker was down. No row is changed; a
     notification queued twice is still attempted once per claim (``claim``). Called by the sweeper,
     ``quality.tasks.requeue_stale_runs``; the count queued, stopping at the first the broker refuses.
     """
-    ids = Notification.objects.filter(
-        status=DeliveryStatus.PENDING, attempts=0, created__lt=timezone.now() - older_than
-    ).order_by("pk")
+    now = timezone.now()
+    never_attempted = Q(attempts=0, created__lt=now - older_than)
+    # A retry is due within the longest backoff plus one attempt's time limit; later, its message was lost.
+    retry_lost = Q(attempts__gt=0, last_attempt_at__lt=now - RETRY_LOST_AFTER)
+    ids = Notification.objects.filter(never_attempted | retry_lost, status=DeliveryStatus.PENDING).order_by("pk")
     queued = 0
     for notification_id in ids.values_list("pk", flat=True):
         if not enqueue(notification_id):
@@ -248,7 +253,7 @@ def claim(notification_id: int) -> Notification | None:
         return None
     taken = Notification.objects.filter(
         pk=notification_id, status=DeliveryStatus.PENDING, attempts=notification.attempts
-    ).update(attempts=F("attempts") + 1)
+    ).update(attempts=F("attempts") + 1, last_attempt_at=timezone.now())
     if taken != 1:
         return None
     notification.attempts += 1
@@ -277,8 +282,8 @@ def deliver(notification: Notification) -> None:
     reject_on_worker_lost=True,
     max_retries=MAX_RETRIES,
     # Connect, send and read may each take the webhook timeout; the limits bound the whole attempt.
-    soft_time_limit=120,
-    time_limit=150,
+    soft_time_limit=ATTEMPT_TIME_LIMIT_SECONDS - 30,
+    time_limit=ATTEMPT_TIME_LIMIT_SECONDS,
 )
 def deliver_notification(self, notification_id: int) -> str:
     """Deliver one notification; connection errors and 5xx are retried with backoff, the rest fail at once."""
@@ -288,11 +293,12 @@ def deliver_notification(self, notification_id: int) -> str:
     try:
         deliver(notification)
     except DeliveryError as exc:
-        retries = self.request.retries or 0
-        if exc.retry and not self.request.called_directly and retries < MAX_RETRIES:
+        # The attempts on the row, not this message's retries, decide: a message the sweeper sends
+        # again (its retry was lost) continues the count instead of starting a new one.
+        if exc.retry and not self.request.called_directly and notification.attempts <= MAX_RETRIES:
             record(notification, DeliveryStatus.PENDING, str(exc))
             logger.warning("Notification %s, attempt %d: %s", notification.pk, notification.attempts, exc)
-            countdown = min(BACKOFF_SECONDS * 2**retries, BACKOFF_MAX_SECONDS)
+            countdown = min(BACKOFF_SECONDS * 2 ** (notification.attempts - 1), BACKOFF_MAX_SECONDS)
             raise self.retry(countdown=countdown) from exc
         record(notification, DeliveryStatus.FAILED, str(exc))
         logger.warning("Notification %s failed: %s", notification.pk, exc)

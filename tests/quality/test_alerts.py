@@ -240,6 +240,18 @@ def test_a_receiver_that_keeps_failing_fails_the_notification_after_the_retries(
 
 
 @pytest.mark.django_db
+def test_a_message_sent_again_continues_the_count_of_attempts(product, receiver):
+    """The sweeper re-sends a notification whose retry was lost: its attempts so far still count."""
+    receiver.statuses = [500] * 10
+    notification, _ = webhook_notification(product, receiver.url)
+    Notification.objects.filter(pk=notification.pk).update(attempts=4)
+    notification = deliver(notification)
+    assert (notification.status, notification.attempts) == ("failed", 6)
+    assert len(receiver.requests) == 2
+    assert notification.last_attempt_at is not None
+
+
+@pytest.mark.django_db
 def test_a_4xx_fails_at_once(product, receiver):
     receiver.statuses = [404]
     notification, _ = webhook_notification(product, receiver.url)

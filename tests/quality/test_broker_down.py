@@ -304,7 +304,7 @@ def notification(product, minutes_ago: float, **fields) -> Notification:
 
 
 @pytest.mark.django_db
-def test_notifications_never_attempted_are_queued_again_after_a_few_minutes(product, sent):
+def test_notifications_whose_message_was_lost_are_queued_again(product, sent):
     stale = alerts.REQUEUE_AFTER.total_seconds() / 60 + 1
     lost = notification(product, stale)  # its message lost: the broker was down
     notification(product, 1)  # just written: its message may be on its way
@@ -312,14 +312,17 @@ def test_notifications_never_attempted_are_queued_again_after_a_few_minutes(prod
     notification(product, stale, attempts=1, last_error="HTTP 503")
     notification(product, stale, attempts=1, status=DeliveryStatus.SENT)
     notification(product, stale, attempts=6, status=DeliveryStatus.FAILED)
+    now = timezone.now()
+    notification(product, 60, attempts=2, last_attempt_at=now - timedelta(minutes=1))  # its retry is due soon
+    # Waiting for a retry far longer than any backoff: the retry's message was lost.
+    retry_lost = notification(product, 60, attempts=2, last_attempt_at=now - alerts.RETRY_LOST_AFTER - timedelta(1))
     before = list(Notification.objects.values())
 
-    assert requeue_stale_runs() == {"messages": 0, "runs": 0, "notifications": 1}
+    assert requeue_stale_runs() == {"messages": 0, "runs": 0, "notifications": 2}
+    options = {"queue": "celery", "retry": True, "retry_policy": tasks.PUBLISH_RETRY_POLICY}
     assert sent == [
-        (
-            deliver_notification.name,
-            {"args": (lost.pk,), "queue": "celery", "retry": True, "retry_policy": tasks.PUBLISH_RETRY_POLICY},
-        )
+        (deliver_notification.name, {"args": (lost.pk,), **options}),
+        (deliver_notification.name, {"args": (retry_lost.pk,), **options}),
     ]
     assert list(Notification.objects.values()) == before
 
