@@ -145,6 +145,8 @@ LODESTAR_DATA_ROOT = Path(env_str("LODESTAR_DATA_ROOT", str(VAR_DIR / "data"))).
 # Unset, a key is derived from SECRET_KEY (see utilities/crypto.py): then changing SECRET_KEY
 # makes stored credentials unreadable, so deployments set their own keys.
 LODESTAR_ENCRYPTION_KEYS = env_list("LODESTAR_ENCRYPTION_KEYS", [])
+# Secret salt of the keyed hash that masks PII columns (access/masking.py); unset, derived from SECRET_KEY.
+LODESTAR_MASKING_KEY = env_secret("LODESTAR_MASKING_KEY")
 PRODUCT_MANAGERS_GROUP = "Product managers"
 # Quality checks: DuckDB's memory cap and threads when scanning a file (it spills to disk beyond
 # the cap, so files larger than RAM stream), and the statement timeout pushed to databases.
@@ -259,6 +261,8 @@ CELERY_IMPORTS = ("quality.alerts", "quality.slo")
 CELERY_BEAT_SCHEDULE = {
     # SLO windows slide even when no run finishes: re-measure them (and product health).
     "evaluate-slos": {"task": "quality.slo.evaluate_all_slos", "schedule": crontab(minute="*/15")},
+    # SLO history thins with age (all for a week, hourly for 90 days, then daily).
+    "prune-slo-history": {"task": "quality.slo.prune_slo_history", "schedule": crontab(minute=17, hour=3)},
     # Send again the runs and alerts whose message never came (the broker was down when they were queued).
     # On the "celery" queue, not behind long check runs; a sweep not taken within the minute is dropped.
     "requeue-stale-runs": {

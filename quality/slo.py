@@ -120,3 +120,42 @@ def evaluate_all_slos() -> int:
         evaluate(slo)
         health.refresh(slo.product_id)
     return len(slos)
+
+
+# History thins out with age: every evaluation for a week, the last of each hour for 90 days, then
+# the last of each day. Trend charts read no finer than that, and the table stays bounded.
+KEEP_ALL_FOR = timedelta(days=7)
+KEEP_HOURLY_FOR = timedelta(days=90)
+
+
+def bucket(moment: datetime, now: datetime) -> tuple:
+    """The period an evaluation stands for once thinned: its hour, or its day when older."""
+    if now - moment > KEEP_HOURLY_FOR:
+        return (moment.date(),)
+    return (moment.date(), moment.hour)
+
+
+def thin_history(slo: SLO, now: datetime) -> int:
+    """Delete the evaluations older than a week that are not the last of their hour (or day); the count deleted."""
+    older = slo.evaluations.filter(evaluated_at__lt=now - KEEP_ALL_FOR).order_by("-evaluated_at", "-id")
+    kept: set[tuple] = set()
+    doomed = []
+    for pk, evaluated_at in older.values_list("pk", "evaluated_at").iterator():
+        period = bucket(evaluated_at, now)
+        if period in kept:
+            doomed.append(pk)
+        else:
+            kept.add(period)  # the newest of its period, met first in this order
+    for start in range(0, len(doomed), 1000):
+        SLOEvaluation.objects.filter(pk__in=doomed[start : start + 1000]).delete()
+    return len(doomed)
+
+
+@shared_task
+def prune_slo_history() -> int:
+    """Thin every SLO's evaluation history (daily, by beat); the count deleted."""
+    now = timezone.now()
+    return sum(
+        thin_history(slo, now)
+        for slo in SLO.objects.filter(evaluations__evaluated_at__lt=now - KEEP_ALL_FOR).distinct()
+    )

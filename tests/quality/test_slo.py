@@ -154,3 +154,31 @@ def test_an_unreachable_source_makes_runs_errors_and_the_slo_unknown_not_breache
     assert (evaluation.state, evaluation.errors, evaluation.compliance_percent) == (SLOState.UNKNOWN, 1, None)
     assert not Incident.objects.exists()
     assert product.health.state == "warning"
+
+
+def test_history_thins_with_age_keeping_the_last_of_each_hour_then_of_each_day(measured):
+    from quality.models import SLOEvaluation
+
+    slo, _ = measured
+
+    def evaluated(at):
+        return SLOEvaluation.objects.create(slo=slo, evaluated_at=at, window_start=at - timedelta(days=7))
+
+    recent = [evaluated(NOW - timedelta(days=1, minutes=minutes)) for minutes in (0, 15, 30)]  # all kept
+    hour = NOW - timedelta(days=10)
+    last_of_hour = evaluated(hour.replace(minute=45))
+    evaluated(hour.replace(minute=30))
+    evaluated(hour.replace(minute=0))
+    other_hour = evaluated(hour.replace(minute=0) - timedelta(hours=1))
+    day = (NOW - timedelta(days=120)).replace(hour=0, minute=0)
+    last_of_day = evaluated(day + timedelta(hours=23))
+    evaluated(day + timedelta(hours=5))
+
+    assert slo_module.thin_history(slo, NOW) == 3
+    assert set(slo.evaluations.all()) == {*recent, last_of_hour, other_hour, last_of_day}
+    assert slo_module.thin_history(slo, NOW) == 0  # thinning again changes nothing
+
+
+def test_the_beat_prunes_history_daily(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["prune-slo-history"]
+    assert entry["task"] == slo_module.prune_slo_history.name
