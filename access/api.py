@@ -114,6 +114,17 @@ class PolicyPermission(permissions.IsAuthenticated):
         return action is None or policy.can(request.user, action, obj)
 
 
+class ActPermission(PolicyPermission):
+    """Signed-in users read what they may see; acting on an object (a POST to one) needs change permission on it."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        if request.method == "POST":
+            return policy.can(request.user, policy.CHANGE, obj)
+        return super().has_object_permission(request, view, obj)
+
+
 class ModelPermissionOrReadOnly(permissions.IsAuthenticated):
     """Reference data (domains, tags): everyone signed in reads; writes need the model permission."""
 
@@ -294,3 +305,13 @@ class ValidatedModelSerializer(serializers.ModelSerializer):
         if fields and fields[-1] in self.fields:
             return fields[-1]
         return api_settings.NON_FIELD_ERRORS_KEY
+
+
+class RestrictedReadOnlyViewSet(JSONViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """A read-only viewset seen through the access policy (what the user may not see is a 404),
+    whose actions on one object (``POST …/<id>/<action>/``) need change permission on it (403)."""
+
+    permission_classes = [ActPermission]
+
+    def get_queryset(self) -> models.QuerySet:
+        return policy.restrict(super().get_queryset(), self.request.user, policy.VIEW)

@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, permissions, status, viewsets
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from access import policy
-from access.api import JSONViewSetMixin, PolicyPermission, RestrictedModelViewSet
+from access.api import ActPermission, RestrictedModelViewSet, RestrictedReadOnlyViewSet
 from products.api import SLOViewSet
 
 from . import filters, incidents, runs, serializers
@@ -35,30 +35,6 @@ LATEST_RUN = Prefetch(
 LATEST_EVALUATION = Prefetch(
     "evaluations", queryset=latest_of(SLOEvaluation, "slo", ["-evaluated_at", "-id"]), to_attr="latest_evaluations"
 )
-
-
-# --- Bases ---------------------------------------------------------------------------------
-
-
-class ActPermission(PolicyPermission):
-    """Signed-in users read what they may see; acting on an object (a POST to one) needs change permission on it."""
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        if request.method == "POST":
-            return policy.can(request.user, policy.CHANGE, obj)
-        return super().has_object_permission(request, view, obj)
-
-
-class RestrictedReadOnlyViewSet(JSONViewSetMixin, viewsets.ReadOnlyModelViewSet):
-    """A read-only viewset seen through the access policy (what the user may not see is a 404),
-    whose actions on one object (``POST …/<id>/<action>/``) need change permission on it (403)."""
-
-    permission_classes = [ActPermission]
-
-    def get_queryset(self) -> QuerySet:
-        return policy.restrict(super().get_queryset(), self.request.user, policy.VIEW)
 
 
 # --- Checks --------------------------------------------------------------------------------
