@@ -234,7 +234,7 @@ class UsagePatternAdmin(ProductPartAdmin):
 
 class OutputColumnInline(admin.TabularInline):
     model = OutputColumn
-    fields = ["name", "data_type", "role", "classification", "description", "order"]
+    fields = ["name", "data_type", "role", "classification", "masking", "description", "order"]
     extra = 0
 
 

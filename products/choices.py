@@ -68,6 +68,13 @@ class Classification(models.TextChoices):
     PII = "pii", "PII"
 
 
+class MaskingMethod(models.TextChoices):
+    REDACT = "redact", "Redact (***)"
+    HASH = "hash", "Keyed hash (equal values stay joinable)"
+    PARTIAL = "partial", "Partial (j***@example.com)"
+    NULL = "null", "Null"
+
+
 class ConnectionKind(models.TextChoices):
     POSTGRESQL = "postgresql", "PostgreSQL"
     SQLITE = "sqlite", "SQLite file under the data root"

@@ -327,7 +327,7 @@ class OutputForm(PolicyFormMixin, forms.ModelForm):
 class OutputColumnForm(PolicyFormMixin, forms.ModelForm):
     class Meta:
         model = OutputColumn
-        fields = ["name", "data_type", "role", "classification", "description", "order"]
+        fields = ["name", "data_type", "role", "classification", "masking", "description", "order"]
         labels = {"data_type": "Type"}
 
     spans = {"description": 2}

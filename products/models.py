@@ -523,6 +523,12 @@ class OutputColumn(models.Model):
     classification = models.CharField(
         max_length=20, choices=choices.Classification.choices, default=choices.Classification.INTERNAL
     )
+    masking = models.CharField(
+        max_length=10,
+        choices=choices.MaskingMethod.choices,
+        default=choices.MaskingMethod.REDACT,
+        help_text="How this column is masked for readers without unmasked access (PII columns only)",
+    )
     description = models.CharField(max_length=500, blank=True, validators=[no_nul])
     order = models.PositiveIntegerField(default=0)
 

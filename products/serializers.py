@@ -143,7 +143,7 @@ class UsagePatternSerializer(ProductPartSerializer):
 class OutputColumnSerializer(ValidatedModelSerializer):
     class Meta:
         model = OutputColumn
-        fields = ["name", "data_type", "role", "classification", "description"]
+        fields = ["name", "data_type", "role", "classification", "masking", "description"]
 
 
 class OutputSerializer(ProductPartSerializer):

@@ -38,7 +38,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from products.choices import Classification, ConnectionKind, OutputFormat, OutputKind
+from access.masking import mask_row, masking_methods
+from products.choices import ConnectionKind, OutputFormat, OutputKind
 from products.models import Output
 from utilities.paths import resolve_data_path
 
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     import pyarrow
 
 logger = logging.getLogger(__name__)
-
-MASK = "***"
 
 
 @dataclass
@@ -385,7 +384,7 @@ class OutputRun:
 
     def __init__(self, output: Output, checks: list[Check], source: Source) -> None:
         self.output, self.checks, self.source = output, checks, source
-        self.pii = set(output.columns.filter(classification=Classification.PII).values_list("name", flat=True))
+        self.masking = masking_methods(output)  # column name → method, for the sensitive columns
 
     def results(self) -> list[Result]:
         started = time.perf_counter()
@@ -456,7 +455,7 @@ class OutputRun:
         return Result(check, status, observed, samples, duration_ms=shared_ms + elapsed_ms(started))
 
     def samples(self, check: Check, values: dict) -> list[dict]:
-        """Up to five failing rows, PII masked; a sample query that fails leaves no samples, not an error."""
+        """Up to five failing rows, sensitive columns masked; a failing sample query leaves no samples, not an error."""
         try:
             special = check.kind.samples(check, values, self.source)
             if special is not None:
@@ -468,7 +467,7 @@ class OutputRun:
         except Exception as exc:
             logger.info("No samples for %s: %s", check, exc)
             return []
-        return [{key: MASK if key in self.pii else jsonable(value) for key, value in row.items()} for row in rows]
+        return [{key: jsonable(value) for key, value in mask_row(row, self.masking).items()} for row in rows]
 
 
 def run_checks_for_output(output: Output, checks: list[Check] | None = None) -> list[Result]:

@@ -285,11 +285,13 @@ def load_outputs(product: DataProduct, output_specs: list[dict]) -> dict[str, Ou
         }
         output = upsert(Output, {"product": product, "name": spec["name"]}, values)
         current = {column.name: column for column in output.columns.all()}
+        masking = spec.get("masking", {})
         for order, (name, data_type, role, classification, description) in enumerate(spec["columns"]):
             values = {
                 "data_type": data_type,
                 "role": role,
                 "classification": classification,
+                "masking": masking.get(name, choices.MaskingMethod.REDACT),
                 "description": description,
                 "order": order,
             }

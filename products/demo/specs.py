@@ -9,8 +9,9 @@ value by region); ``churn-early-warning`` is a draft still being designed.
 
 Output columns are ``(name, data_type, role, classification, description)`` and match the
 generated Parquet files column for column. ``unique`` names an output's key (what a duplicate
-check should look at). Goal dates are ``due_in_months`` from the day the demo is seeded.
-Ratio KPIs divide the sum of ``column`` by the denominator measure.
+check should look at); ``masking`` gives a PII column a masking method other than ``redact``
+(``partial`` for emails, so readers still see the domain). Goal dates are ``due_in_months``
+from the day the demo is seeded. Ratio KPIs divide the sum of ``column`` by the denominator measure.
 """
 
 DOMAINS = [
@@ -280,6 +281,7 @@ monthly revenue trend and revenue by region) and downstream products such as
             "path": "sales-intelligence/orders.parquet",
             "refresh_cadence": "daily",
             "unique": ["order_id"],
+            "masking": {"customer_email": "partial"},
             "columns": [
                 ("order_id", "string", "key", "internal", "Order number from the shop, e.g. SO-00012345."),
                 ("order_date", "date", "time", "internal", "Day the order was placed (UTC)."),
@@ -1154,6 +1156,7 @@ we reuse them rather than extract orders again.
             "path": "retail-cross-sell/customers.parquet",
             "refresh_cadence": "daily",
             "unique": ["customer_id"],
+            "masking": {"email": "partial"},
             "columns": [
                 ("customer_id", "integer", "key", "internal", "CRM customer id; must be unique and present."),
                 ("full_name", "string", "attribute", "pii", "First and last name."),
@@ -1523,6 +1526,7 @@ CHURN_EARLY_WARNING = {
             "path": "churn-early-warning/churn_scores.parquet",
             "refresh_cadence": "daily",
             "unique": ["user_id", "scored_on"],
+            "masking": {"account_email": "partial"},
             "columns": [
                 ("user_id", "integer", "key", "internal", "Pseudonymous app user id."),
                 ("scored_on", "date", "time", "internal", "Day of the score."),

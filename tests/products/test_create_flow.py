@@ -124,7 +124,9 @@ class TestTheWholeFlow:
         spend = product.outputs.get()
         assert location == section(slug, "columns")
         column = {"name": "customer_id", "data_type": "string", "role": "key", "classification": "pii", "order": 0}
+        column["masking"] = "hash"
         assert save("columns", "columns", [column], output=spend.pk) == section(slug, "inputs")
+        assert spend.columns.get().masking == "hash"
         source = {"kind": "output", "source_output": upstream.pk}
         assert save("inputs", "inputs", [source]) == product.get_absolute_url()
 

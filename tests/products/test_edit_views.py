@@ -235,6 +235,7 @@ class TestSections:
         url = section_url(product, "columns") + f"?output={second.pk}"
         assert "b_customers" in client.get(url).content.decode()
         row = {"name": "customer_id", "data_type": "string", "role": "key", "classification": "internal", "order": 0}
+        row["masking"] = "redact"
         response = client.post(url, formset_data("columns", [row]))
         assert response.status_code == 302
         assert list(second.columns.values_list("name", flat=True)) == ["customer_id"]

@@ -155,6 +155,8 @@ def test_every_output_is_a_parquet_file_with_the_requested_rows_and_declared_col
     customers = Output.objects.get(product__slug="retail-cross-sell", name="customers")
     pii = set(customers.columns.filter(classification="pii").values_list("name", flat=True))
     assert pii == {"full_name", "email", "phone"}
+    masking = dict(customers.columns.filter(classification="pii").values_list("name", "masking"))
+    assert masking == {"full_name": "redact", "email": "partial", "phone": "redact"}  # emails keep their domain
 
 
 def test_the_data_has_the_flaws_and_canaries_later_checks_look_for(seeded):
