@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.http import Http404
+from guardian.core import ObjectPermissionChecker
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 VIEW, ADD, CHANGE, DELETE = "view", "add", "change", "delete"
@@ -131,6 +132,35 @@ def require(user, action: str, obj: models.Model) -> None:
         raise Http404(f"No {obj._meta.verbose_name} matches the given query.")
     if action != VIEW and not can(user, action, obj):
         raise PermissionDenied(f"You may not {action} this {obj._meta.verbose_name}.")
+
+
+# --- Reading data ------------------------------------------------------------------------------
+# Seeing an object's description is not reading its data. A model whose objects hold rows declares
+# the permissions ``read_<model>`` (rows with personal data masked) and ``read_<model>_unmasked``,
+# granted per object (guardian) or per model (groups), and may name readers implied by its own
+# rules with ``implied_read_level(user)`` (e.g. a product's owner).
+MASKED, UNMASKED = "masked", "unmasked"
+
+
+def read_level(user, obj: models.Model) -> str | None:
+    """How ``user`` may read ``obj``'s rows: ``UNMASKED``, ``MASKED`` or not at all (None)."""
+    if not can(user, VIEW, obj):
+        return None
+    if user.is_superuser:
+        return UNMASKED
+    levels = {holds_read_perm(user, obj, UNMASKED) and UNMASKED, holds_read_perm(user, obj, MASKED) and MASKED}
+    implied = getattr(obj, "implied_read_level", None)
+    if implied is not None:
+        levels.add(implied(user))
+    return UNMASKED if UNMASKED in levels else MASKED if MASKED in levels else None
+
+
+def holds_read_perm(user, obj: models.Model, level: str) -> bool:
+    name = obj._meta.model_name
+    codename = f"read_{name}_unmasked" if level == UNMASKED else f"read_{name}"
+    if user.has_perm(f"{obj._meta.app_label}.{codename}"):
+        return True
+    return ObjectPermissionChecker(user).has_perm(codename, obj)
 
 
 class OutOfReach(Exception):

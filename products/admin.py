@@ -239,7 +239,9 @@ class OutputColumnInline(admin.TabularInline):
 
 
 @admin.register(Output)
-class OutputAdmin(ProductPartAdmin):
+class OutputAdmin(GuardedModelAdmin, ProductPartAdmin):
+    """Outputs, with guardian's "Object permissions" page: who may read the rows (masked or in clear)."""
+
     list_display = ["__str__", "kind", "format", "path", "connection", "table"]
     list_select_related = ["product", "connection"]
     list_filter = ["kind", "format", "product__domain"]

@@ -477,9 +477,23 @@ class Output(ProductPart):
     class Meta:
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_output_name")]
+        # Reading rows is granted per output, to users or groups (guardian); seeing the spec is not enough.
+        permissions = [
+            ("read_output", "Read the output's rows, personal data masked"),
+            ("read_output_unmasked", "Read the output's rows with personal data in clear"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product.slug}.{self.name}" if self.product_id else self.name
+
+    def implied_read_level(self, user) -> str | None:
+        """The product's owner reads its outputs in clear; its stewards read them masked (``access.policy``)."""
+        product = self.product
+        if user.pk == product.owner_id:
+            return "unmasked"
+        if any(steward.pk == user.pk for steward in product.stewards.all()):
+            return "masked"
+        return None
 
     def clean(self) -> None:
         if self.kind == choices.OutputKind.FILE:
@@ -715,3 +729,11 @@ class SLO(ProductPart):
         self._check_same_product("kpi", self.kpi)
         if self.objective_percent is not None and self.objective_percent <= 0:
             raise ValidationError({"objective_percent": "The objective must be above 0 %."})
+
+
+class OutputUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Output, on_delete=models.CASCADE)
+
+
+class OutputGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Output, on_delete=models.CASCADE)
