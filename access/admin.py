@@ -7,6 +7,8 @@ import csv
 from django.contrib import admin
 from django.http import HttpResponse, StreamingHttpResponse
 
+from utilities.admin import ReadOnlyModelAdmin
+
 from .models import AuditEvent
 
 CSV_FIELDS = [
@@ -36,22 +38,13 @@ def csv_cell(value):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     list_display = ["at", "action", "actor_name", "object_repr", "product_slug", "request_id", "ip_address"]
     list_filter = ["action", ("at", admin.DateFieldListFilter)]
     search_fields = ["actor_name", "object_repr", "product_slug", "request_id", "object_id"]
     date_hierarchy = "at"
     readonly_fields = CSV_FIELDS
     actions = ["export_csv"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Export the selected events as CSV")
     def export_csv(self, request, queryset) -> HttpResponse:

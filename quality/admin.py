@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from utilities.admin import ReadOnlyModelAdmin
+
 from . import alerts  # also registers the delivery task with workers, which import every admin
 from .models import Check, CheckRun, Notification, Webhook
 
@@ -21,7 +23,7 @@ class CheckAdmin(admin.ModelAdmin):
 
 
 @admin.register(CheckRun)
-class CheckRunAdmin(admin.ModelAdmin):
+class CheckRunAdmin(ReadOnlyModelAdmin):
     """Runs are the record of what happened: read-only."""
 
     list_display = ["quality_check", "scheduled_for", "status", "observed_value", "duration_ms", "attempts"]
@@ -29,15 +31,6 @@ class CheckRunAdmin(admin.ModelAdmin):
     search_fields = ["quality_check__name", "quality_check__output__name"]
     list_select_related = ["quality_check__output__product"]
     date_hierarchy = "scheduled_for"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Webhook)
@@ -61,7 +54,7 @@ class WebhookAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyModelAdmin):
     """The delivery record: read-only, with an action to queue failed deliveries again."""
 
     list_display = ["event", "channel", "recipient", "product", "status", "attempts", "created", "sent_at"]
@@ -70,15 +63,6 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["product"]
     date_hierarchy = "created"
     actions = ["deliver_again"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_redeliver_permission(self, request) -> bool:
         return request.user.has_perm("quality.change_notification")
