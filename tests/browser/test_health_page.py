@@ -11,24 +11,12 @@ from quality.choices import Health, IncidentStatus, RunStatus, SLOState
 from quality.models import Incident, ProductHealth, SLOEvaluation
 from tests import factories
 from tests.browser.conftest import WINDOW
+from tests.browser.pages import sign_in, stylesheet_applied
 from tests.quality.outcomes import finished_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TILES = [("Failing", "2"), ("Warning", "1"), ("Unknown", "1"), ("Healthy", "1")]  # the steward sees the draft too
-
-
-def sign_in(browser, live_server, username: str) -> None:
-    browser.get(f"{live_server.url}/login/")
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys(factories.PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/login/" not in driver.current_url)
-
-
-def stylesheet_applied(browser) -> bool:
-    colour = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
-    return colour == "rgb(247, 247, 248)"
 
 
 def full_page_screenshot(browser, path) -> None:

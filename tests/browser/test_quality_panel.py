@@ -12,7 +12,7 @@ from quality import outcomes
 from quality.choices import IncidentStatus, RunStatus, Severity
 from quality.models import CheckRun, Incident
 from tests import factories
-from tests.browser.test_steward_edits_goal import sign_in, stylesheet_applied
+from tests.browser.pages import sign_in, stylesheet_applied
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

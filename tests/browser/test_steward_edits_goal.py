@@ -6,22 +6,9 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests import factories
+from tests.browser.pages import sign_in, stylesheet_applied
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(browser, live_server, username: str) -> None:
-    browser.get(f"{live_server.url}/login/")
-    browser.find_element(By.NAME, "username").send_keys(username)
-    browser.find_element(By.NAME, "password").send_keys(factories.PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda driver: "/login/" not in driver.current_url)
-
-
-def stylesheet_applied(browser) -> bool:
-    """lodestar.css sets the page background; without it the body would be transparent."""
-    colour = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
-    return colour == "rgb(247, 247, 248)"
 
 
 def test_a_steward_edits_a_goal_and_sees_it_on_the_product_page(browser, live_server, artifacts):
