@@ -14,7 +14,7 @@ from django.views.generic import TemplateView
 from products.choices import Status
 from products.models import SLO, DataProduct
 from quality.choices import ACTIVE_INCIDENT_STATUSES, FINISHED_STATUSES, HEALTH_ORDER, Health, RunStatus, SLOState
-from quality.models import Check, CheckRun, Incident, SLOEvaluation
+from quality.models import Check, Incident, newest_evaluations_of_outer_slo, newest_runs_of_outer_check
 
 from .filters import health_rank, health_state, narrow
 
@@ -184,17 +184,13 @@ SLO_ORDER = (SLOState.BREACHED, SLOState.AT_RISK, SLOState.UNKNOWN, SLOState.MET
 FAILED_STATUSES = (RunStatus.FAIL, RunStatus.ERROR)
 
 
-def latest_evaluations() -> QuerySet:
-    return SLOEvaluation.objects.filter(slo=OuterRef("pk")).order_by("-evaluated_at", "-id")
-
-
 def ranked_slos(products: QuerySet) -> QuerySet:
     """The products' SLOs with ``rank``, the place of their latest state in SLO_ORDER (never evaluated: unknown).
 
     The rank is computed inside the one subquery, so each SLO costs one look-up of its latest evaluation.
     """
     rank = Case(*(When(state=state, then=Value(i)) for i, state in enumerate(SLO_ORDER)), output_field=IntegerField())
-    latest_rank = Subquery(latest_evaluations().annotate(rank=rank).values("rank")[:1])
+    latest_rank = Subquery(newest_evaluations_of_outer_slo().annotate(rank=rank).values("rank")[:1])
     unknown = Value(SLO_ORDER.index(SLOState.UNKNOWN))
     return SLO.objects.filter(product__in=products.values("pk")).annotate(rank=Coalesce(latest_rank, unknown))
 
@@ -207,8 +203,8 @@ def worst_slos(products: QuerySet) -> list[SLO]:
     shown = ranked.filter(pk__in=ranked.order_by(*order).values("pk")[:HEALTH_PAGE_LIMIT])
     slos = list(
         shown.annotate(
-            compliance=Subquery(latest_evaluations().values("compliance_percent")[:1]),
-            budget_left=Subquery(latest_evaluations().values("budget_remaining_percent")[:1]),
+            compliance=Subquery(newest_evaluations_of_outer_slo().values("compliance_percent")[:1]),
+            budget_left=Subquery(newest_evaluations_of_outer_slo().values("budget_remaining_percent")[:1]),
         )
         .select_related("product")
         .order_by(*order)
@@ -224,8 +220,8 @@ def failing_checks(products: QuerySet) -> QuerySet:
     The failing began with the first fail or error after the last pass or warning (or with the first
     fail or error ever, if the check never passed).
     """
-    runs = CheckRun.objects.filter(quality_check=OuterRef("pk"))
-    latest = runs.filter(status__in=FINISHED_STATUSES).order_by("-scheduled_for", "-id")
+    runs = newest_runs_of_outer_check()
+    latest = runs.filter(status__in=FINISHED_STATUSES)
     last_good = latest.exclude(status__in=FAILED_STATUSES).values("scheduled_for")[:1]
     first_failed = runs.filter(status__in=FAILED_STATUSES).order_by("scheduled_for", "id").values("scheduled_for")
     return (

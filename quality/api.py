@@ -30,10 +30,10 @@ def latest_of(model, parent: str, order: list[str]) -> QuerySet:
 
 
 LATEST_RUN = Prefetch(
-    "runs", queryset=latest_of(CheckRun, "quality_check", ["-scheduled_for", "-id"]), to_attr="latest_runs"
+    "runs", queryset=latest_of(CheckRun, "quality_check", CheckRun._meta.ordering), to_attr="latest_runs"
 )
 LATEST_EVALUATION = Prefetch(
-    "evaluations", queryset=latest_of(SLOEvaluation, "slo", ["-evaluated_at", "-id"]), to_attr="latest_evaluations"
+    "evaluations", queryset=latest_of(SLOEvaluation, "slo", SLOEvaluation._meta.ordering), to_attr="latest_evaluations"
 )
 
 

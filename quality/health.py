@@ -7,16 +7,20 @@ healthy: something was measured and none of the above; unknown: nothing measured
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 
 from .choices import ACTIVE_INCIDENT_STATUSES, FINISHED_STATUSES, Health, RunStatus, SLOState
-from .models import Check, CheckRun, Incident, ProductHealth, SLOEvaluation
+from .models import (
+    Check,
+    Incident,
+    ProductHealth,
+    newest_evaluations_of_outer_slo,
+    newest_runs_of_outer_check,
+)
 
 
 def latest_statuses(product_id: int) -> list[str]:
-    last_run = CheckRun.objects.filter(quality_check=OuterRef("pk"), status__in=FINISHED_STATUSES).order_by(
-        "-scheduled_for", "-id"
-    )
+    last_run = newest_runs_of_outer_check().filter(status__in=FINISHED_STATUSES)
     checks = Check.objects.filter(product_id=product_id, enabled=True)
     return [
         status
@@ -28,8 +32,8 @@ def latest_statuses(product_id: int) -> list[str]:
 def slo_states(product_id: int) -> list[str]:
     from products.models import SLO
 
-    last = SLOEvaluation.objects.filter(slo=OuterRef("pk")).order_by("-evaluated_at", "-id")
-    slos = SLO.objects.filter(product_id=product_id).annotate(state=Subquery(last.values("state")[:1]))
+    last = newest_evaluations_of_outer_slo().values("state")[:1]
+    slos = SLO.objects.filter(product_id=product_id).annotate(state=Subquery(last))
     return [state for state in slos.values_list("state", flat=True) if state]
 
 

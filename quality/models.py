@@ -16,7 +16,7 @@ from celery.schedules import ParseException, crontab
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -398,6 +398,17 @@ class SLOEvaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slo} @ {self.evaluated_at:%Y-%m-%d %H:%M}: {self.state}"
+
+
+# Newest first, as the models order themselves: for a ``Subquery`` on the enclosing check or SLO.
+def newest_runs_of_outer_check() -> models.QuerySet:
+    """The runs of the check the enclosing query is on (``OuterRef("pk")``), newest first."""
+    return CheckRun.objects.filter(quality_check=OuterRef("pk")).order_by(*CheckRun._meta.ordering)
+
+
+def newest_evaluations_of_outer_slo() -> models.QuerySet:
+    """The evaluations of the SLO the enclosing query is on (``OuterRef("pk")``), newest first."""
+    return SLOEvaluation.objects.filter(slo=OuterRef("pk")).order_by(*SLOEvaluation._meta.ordering)
 
 
 class ProductHealth(models.Model):

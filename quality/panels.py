@@ -123,7 +123,7 @@ def check_rows(product: DataProduct, user) -> dict[int, list[CheckRow]]:
             "id", "quality_check_id", "scheduled_for", "finished", "status", "observed_value"
         ),
         "quality_check_id",
-        ["-scheduled_for", "-id"],
+        CheckRun._meta.ordering,
         HISTORY,
     )
     for run in runs:
@@ -246,7 +246,7 @@ def slo_gauges(product: DataProduct, user) -> list[SLOGauge]:
     evaluations = latest_per(
         policy.restrict(SLOEvaluation.objects.filter(slo__product=product), user),
         "slo_id",
-        ["-evaluated_at", "-id"],
+        SLOEvaluation._meta.ordering,
         TREND,
     )
     for evaluation in evaluations:

@@ -94,7 +94,7 @@ def state_of(evaluation: SLOEvaluation, objective_percent: float) -> str:
 
 
 def latest(slo: SLO) -> SLOEvaluation | None:
-    return slo.evaluations.order_by("-evaluated_at", "-id").first()
+    return slo.evaluations.order_by(*SLOEvaluation._meta.ordering).first()
 
 
 @transaction.atomic
@@ -137,7 +137,7 @@ def bucket(moment: datetime, now: datetime) -> tuple:
 
 def thin_history(slo: SLO, now: datetime) -> int:
     """Delete the evaluations older than a week that are not the last of their hour (or day); the count deleted."""
-    older = slo.evaluations.filter(evaluated_at__lt=now - KEEP_ALL_FOR).order_by("-evaluated_at", "-id")
+    older = slo.evaluations.filter(evaluated_at__lt=now - KEEP_ALL_FOR).order_by(*SLOEvaluation._meta.ordering)
     kept: set[tuple] = set()
     doomed = []
     for pk, evaluated_at in older.values_list("pk", "evaluated_at").iterator():
