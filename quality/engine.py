@@ -33,7 +33,6 @@ import duckdb
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -45,7 +44,7 @@ from utilities.paths import resolve_data_path
 
 from .checks import SAMPLE_ROWS
 from .choices import RunStatus
-from .models import Check, CheckRun
+from .models import Check, CheckRun, now_slot
 
 if TYPE_CHECKING:
     import pyarrow
@@ -494,7 +493,7 @@ def record_results(results: list[Result], scheduled_for: datetime | None = None)
     Each run is claimed first (``CheckRun.take``), so a slot that is finished, or held by another
     delivery, is kept as it is.
     """
-    slot = scheduled_for or timezone.now().replace(microsecond=0)
+    slot = scheduled_for or now_slot()
     stored = []
     for result in results:
         run = CheckRun.take(result.check, slot)

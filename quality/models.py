@@ -64,6 +64,11 @@ def validate_cron(value: str) -> None:
             raise ValidationError(f"{name} {part!r} is not valid: {exc}") from None
 
 
+def now_slot() -> datetime:
+    """The slot of a run asked for now rather than by a schedule: this second."""
+    return timezone.now().replace(microsecond=0)
+
+
 def cron_schedule(value: str) -> crontab:
     return crontab(**dict(zip(CRON_FIELDS, value.split(), strict=True)))
 

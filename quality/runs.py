@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from access import policy
 from products.models import Output
 
-from .models import Check, CheckRun
+from .models import Check, CheckRun, now_slot
 from .tasks import enqueue_output_checks
 
 
@@ -33,7 +30,3 @@ def run_now(user, output: Output, checks: list[Check] | None = None) -> list[Che
     runs = [CheckRun.objects.get_or_create(quality_check=check, scheduled_for=slot)[0] for check in chosen]
     enqueue_output_checks(output, slot, checks=chosen)
     return runs
-
-
-def now_slot() -> datetime:
-    return timezone.now().replace(microsecond=0)

@@ -50,7 +50,7 @@ from products.models import Output
 
 from .choices import RunStatus
 from .engine import OutputRun, Result, SourceError, error_message, open_source
-from .models import Check, CheckRun, cron_schedule
+from .models import Check, CheckRun, cron_schedule, now_slot
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,7 @@ def slot_for(scheduled_for_iso: str | None, schedule: str | None) -> datetime:
         if slot is None:
             raise ValueError(f"Not an ISO date and time: {scheduled_for_iso!r}")
         return slot if timezone.is_aware(slot) else timezone.make_aware(slot, UTC)
-    now = timezone.now()
-    return previous_tick(cron_schedule(schedule), now) if schedule else now.replace(microsecond=0)
+    return previous_tick(cron_schedule(schedule), timezone.now()) if schedule else now_slot()
 
 
 @shared_task(
