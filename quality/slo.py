@@ -118,7 +118,8 @@ def evaluate_all_slos() -> int:
     slos = SLO.objects.filter(checks__isnull=False).distinct()
     for slo in slos:
         evaluate(slo)
-        health.refresh(slo.product_id)
+    for product_id in {slo.product_id for slo in slos}:  # once per product, after all its SLOs
+        health.refresh(product_id)
     return len(slos)
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from quality import slo as slo_module
 from quality.choices import RunStatus, SLOState
@@ -182,3 +183,18 @@ def test_history_thins_with_age_keeping_the_last_of_each_hour_then_of_each_day(m
 def test_the_beat_prunes_history_daily(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["prune-slo-history"]
     assert entry["task"] == slo_module.prune_slo_history.name
+
+
+def test_the_periodic_evaluation_measures_every_measured_slo_and_refreshes_health(measured, product):
+    from quality.models import ProductHealth
+
+    slo, (rows, _) = measured
+    second = factories.SLOFactory(product=product, name="second")
+    rows.slos.add(second)
+    unmeasured = factories.SLOFactory(product=product, name="unmeasured")
+    finished_run(rows, RunStatus.PASS, 0, now=timezone.now())
+    assert slo_module.evaluate_all_slos() == 2
+    assert slo.evaluations.get().state == SLOState.MET
+    assert second.evaluations.get().state == SLOState.MET
+    assert not unmeasured.evaluations.exists()
+    assert ProductHealth.objects.get(product=product).state == "healthy"
