@@ -148,19 +148,21 @@ def read_level(user, obj: models.Model) -> str | None:
         return None
     if user.is_superuser:
         return UNMASKED
-    levels = {holds_read_perm(user, obj, UNMASKED) and UNMASKED, holds_read_perm(user, obj, MASKED) and MASKED}
+    levels = granted_read_levels(user, obj)
     implied = getattr(obj, "implied_read_level", None)
     if implied is not None:
         levels.add(implied(user))
     return UNMASKED if UNMASKED in levels else MASKED if MASKED in levels else None
 
 
-def holds_read_perm(user, obj: models.Model, level: str) -> bool:
-    name = obj._meta.model_name
-    codename = f"read_{name}_unmasked" if level == UNMASKED else f"read_{name}"
-    if user.has_perm(f"{obj._meta.app_label}.{codename}"):
-        return True
-    return ObjectPermissionChecker(user).has_perm(codename, obj)
+def granted_read_levels(user, obj: models.Model) -> set[str]:
+    """The read levels granted on ``obj``: per object (guardian, to the user or a group) or model-wide."""
+    name, app = obj._meta.model_name, obj._meta.app_label
+    codenames = {MASKED: f"read_{name}", UNMASKED: f"read_{name}_unmasked"}
+    on_object = set(ObjectPermissionChecker(user).get_perms(obj))  # one look-up for both levels
+    return {
+        level for level, codename in codenames.items() if codename in on_object or user.has_perm(f"{app}.{codename}")
+    }
 
 
 class OutOfReach(Exception):
