@@ -165,6 +165,47 @@ def granted_read_levels(user, obj: models.Model) -> set[str]:
     }
 
 
+# --- Managing access ---------------------------------------------------------------------------
+# Who may grant, revoke and decide requests for an object's data: admins, holders of the model-wide
+# ``manage_access`` permission of the object's top parent (e.g. the product), or of that permission
+# on the parent itself (an owner; a steward the owner trusts).
+MANAGE_ACCESS = "manage_access"
+
+
+def access_root(obj: models.Model) -> models.Model:
+    """The object whose ``manage_access`` governs ``obj``: its top parent along ``access_parent``."""
+    lookup = getattr(obj, "access_parent", None)
+    if not lookup:
+        return obj
+    for name in lookup.split("__"):
+        obj = getattr(obj, name)
+    return access_root(obj)
+
+
+def can_manage_access(user, obj: models.Model) -> bool:
+    """May ``user`` grant and revoke reading ``obj`` and decide requests for it?"""
+    if not is_signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    root = access_root(obj)
+    if user.has_perm(f"{root._meta.app_label}.{MANAGE_ACCESS}"):
+        return True
+    return MANAGE_ACCESS in ObjectPermissionChecker(user).get_perms(root)
+
+
+def managed_by(queryset: models.QuerySet, user) -> models.QuerySet:
+    """The rows of ``queryset`` (top-level objects, e.g. products) whose access ``user`` manages."""
+    model = queryset.model
+    if not is_signed_in(user):
+        return queryset.none()
+    if user.is_superuser or user.has_perm(f"{model._meta.app_label}.{MANAGE_ACCESS}"):
+        return queryset
+    by_user = granted_object_ids(get_user_obj_perms_model(model), model, MANAGE_ACCESS, user=user)
+    by_group = granted_object_ids(get_group_obj_perms_model(model), model, MANAGE_ACCESS, group__in=user.groups.all())
+    return queryset.filter(Q(pk__in=by_user) | Q(pk__in=by_group))
+
+
 class OutOfReach(Exception):
     """A write would leave its object outside the writer's reach; the transaction was rolled back."""
 
