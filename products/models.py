@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -18,6 +19,7 @@ from django.db.models.functions import Concat, Lower
 from django.urls import reverse
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from access.models import AccessGrant, AccessRequest
 from access.policy import RestrictedQuerySet
 from utilities import crypto
 from utilities.paths import validate_relative_data_path
@@ -452,6 +454,15 @@ class UsagePattern(ProductPart):
 # --- What: outputs and their schema (the semantic model) ------------------------------------
 
 
+class OutputQuerySet(ProductPartQuerySet):
+    def implied_readers_q(self, user, level: str) -> Q:
+        """The rows ``Output.implied_read_level`` opens to ``user`` at ``level``, for ``access.policy.readable``."""
+        if level == "unmasked":
+            return Q(product__owner=user)
+        stewarded = DataProduct.stewards.through.objects.filter(user=user).values("dataproduct_id")
+        return Q(product__owner=user) | Q(product__in=stewarded)
+
+
 class Output(ProductPart):
     """An output port: a dataset the product delivers, as a file or a table."""
 
@@ -473,6 +484,11 @@ class Output(ProductPart):
     refresh_cadence = models.CharField(
         max_length=20, choices=choices.Frequency.choices, default=choices.Frequency.DAILY
     )
+    # Deleting an output deletes the access grants and requests on it (access stores them by content type).
+    access_grants = GenericRelation(AccessGrant)
+    access_requests = GenericRelation(AccessRequest)
+
+    objects = OutputQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
