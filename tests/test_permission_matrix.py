@@ -1,0 +1,414 @@
+"""The permission matrix: every page and API route × role × product state → the status it answers.
+
+The routes come from the URL resolver, so a new route without a row in ``ROUTES`` fails
+``test_every_route_is_in_the_matrix``. Each row names a *rule*: a table of the expected status
+for each role (rows) and product state (columns), written out by hand in ``RULES`` — the
+expectations are data, not a re-run of the policy's own logic.
+
+Each request runs inside a savepoint that is rolled back, so a route that writes (run now,
+resolve, delete) leaves the world as it found it for the next role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from products import choices
+from quality.choices import RunStatus
+from quality.models import CheckRun, Incident, Webhook
+from tests import factories
+from tests.quality.outcomes import run_and_follow
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "signed_in", "product_manager", "other_steward", "steward", "owner", "admin")
+STATES = (choices.Status.DRAFT, choices.Status.PUBLISHED, choices.Status.DEPRECATED, choices.Status.RETIRED)
+
+
+def table(text: str) -> dict[str, tuple[int, ...]]:
+    """A rule written as rows ``role: draft published deprecated retired``."""
+    rows = {}
+    for line in text.strip().splitlines():
+        role, codes = line.split(":")
+        rows[role.strip()] = tuple(int(code) for code in codes.split())
+    assert set(rows) == set(ROLES), f"a rule must name every role: {sorted(set(ROLES) ^ set(rows))}"
+    return rows
+
+
+def same_for_every_state(**codes: int) -> dict[str, tuple[int, ...]]:
+    return {role: (codes[role],) * len(STATES) for role in ROLES}
+
+
+RULES = {
+    # Pages about one product: drafts are seen by their people only; the rest by every signed-in user.
+    "view page": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 200 200 200
+        product_manager: 404 200 200 200
+        other_steward:   404 200 200 200
+        steward:         200 200 200 200
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    # Changing a product: its stewards, owner and admins; others see it (403) or not (404).
+    "change page": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         200 200 200 200
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    # A form posted empty that is valid so: done, and a redirect with a message.
+    "change post": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         302 302 302 302
+        owner:           302 302 302 302
+        admin:           302 302 302 302
+    """),
+    # A form posted empty: shown again with its errors.
+    "change post invalid": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         200 200 200 200
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    # A button posted without its value: refused.
+    "change post bad request": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         400 400 400 400
+        owner:           400 400 400 400
+        admin:           400 400 400 400
+    """),
+    # Deleting a product: its owner and admins only.
+    "delete page": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         403 403 403 403
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    "api view": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 200 200 200
+        product_manager: 404 200 200 200
+        other_steward:   404 200 200 200
+        steward:         200 200 200 200
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    "api change": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         200 200 200 200
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    # Starting work: accepted, to be done by a worker.
+    "api start": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         202 202 202 202
+        owner:           202 202 202 202
+        admin:           202 202 202 202
+    """),
+    "api action invalid": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         400 400 400 400
+        owner:           400 400 400 400
+        admin:           400 400 400 400
+    """),
+    # Not about one product.
+    "signed-in page": same_for_every_state(
+        anonymous=302, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
+    ),
+    "product managers' page": same_for_every_state(
+        anonymous=302, signed_in=403, product_manager=200, other_steward=403, steward=403, owner=200, admin=200
+    ),
+    "signed-in api": same_for_every_state(
+        anonymous=401, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
+    ),
+    "public page": same_for_every_state(
+        anonymous=200, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
+    ),
+    "sign-in page": same_for_every_state(
+        anonymous=200, signed_in=302, product_manager=302, other_steward=302, steward=302, owner=302, admin=302
+    ),
+    "sign-out": same_for_every_state(
+        anonymous=302, signed_in=405, product_manager=405, other_steward=405, steward=405, owner=405, admin=405
+    ),
+    "redirect": same_for_every_state(
+        anonymous=301, signed_in=301, product_manager=301, other_steward=301, steward=301, owner=301, admin=301
+    ),
+    "token post invalid": same_for_every_state(
+        anonymous=400, signed_in=400, product_manager=400, other_steward=400, steward=400, owner=400, admin=400
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    url: Callable[[SimpleNamespace], str]
+    method: str = "get"
+    data: dict | None = None
+
+
+def product_url(name: str, *parts: str) -> Callable[[SimpleNamespace], str]:
+    """A URL under the product: ``parts`` name attributes of the world (``"run.pk"``)."""
+
+    def build(world: SimpleNamespace) -> str:
+        args = [world.product.slug] + [attr(world, part) for part in parts]
+        return reverse(name, args=args)
+
+    return build
+
+
+def api_url(name: str, part: str = "") -> Callable[[SimpleNamespace], str]:
+    def build(world: SimpleNamespace) -> str:
+        return reverse(f"{name}", args=[attr(world, part)] if part else [])
+
+    return build
+
+
+def attr(world: SimpleNamespace, dotted: str):
+    value = world
+    for name in dotted.split("."):
+        value = getattr(value, name)
+    return value
+
+
+ROUTES: dict[str, Route] = {
+    # Sign-in and the pages that are not about one product.
+    "login": Route("sign-in page", lambda w: reverse("login")),
+    "logout": Route("sign-out", lambda w: reverse("logout")),
+    "favicon.ico": Route("redirect", lambda w: "/favicon.ico"),
+    "catalog:home": Route("signed-in page", lambda w: reverse("catalog:home")),
+    "health": Route("signed-in page", lambda w: reverse("health")),
+    "products:create": Route("product managers' page", lambda w: reverse("products:create")),
+    "api-root": Route("signed-in api", lambda w: reverse("api-root")),
+    "api-schema": Route("signed-in api", lambda w: reverse("api-schema")),
+    "api-docs": Route("signed-in api", lambda w: reverse("api-docs")),
+    "api-token": Route("token post invalid", lambda w: reverse("api-token"), "post", {}),
+    # The product's own pages.
+    "products:detail": Route("view page", product_url("products:detail")),
+    "products:edit": Route("change page", product_url("products:edit")),
+    "products:edit-section": Route(
+        "change page", lambda w: reverse("products:edit-section", args=[w.product.slug, "goals"])
+    ),
+    "products:delete": Route("delete page", product_url("products:delete")),
+    # Quality pages.
+    "quality:run": Route("view page", product_url("quality:run", "run.pk")),
+    "quality:incident": Route("view page", product_url("quality:incident", "incident.pk")),
+    "quality:incident-acknowledge": Route(
+        "change post", product_url("quality:incident-acknowledge", "incident.pk"), "post", {}
+    ),
+    "quality:incident-resolve": Route(
+        "change post invalid", product_url("quality:incident-resolve", "incident.pk"), "post", {}
+    ),
+    "quality:run-now": Route("change post", product_url("quality:run-now", "output.pk"), "post", {}),
+    "quality:settings": Route("change page", product_url("quality:settings")),
+    "quality:checks": Route("change page", product_url("quality:checks", "output.pk")),
+    "quality:incident-settings": Route("change post", product_url("quality:incident-settings"), "post", {}),
+    "quality:webhook-add": Route("change post invalid", product_url("quality:webhook-add"), "post", {}),
+    "quality:webhook-toggle": Route(
+        "change post bad request", product_url("quality:webhook-toggle", "webhook.pk"), "post", {}
+    ),
+    "quality:webhook-delete": Route("change post", product_url("quality:webhook-delete", "webhook.pk"), "post", {}),
+    # The API: lists answer every signed-in user (filtered by the policy); details follow the product.
+    **{
+        f"{basename}-list": Route("signed-in api", api_url(f"{basename}-list"))
+        for basename in (
+            "product",
+            "domain",
+            "tag",
+            "team",
+            "goal",
+            "initiative",
+            "hypothesis",
+            "usecase",
+            "usagepattern",
+            "output",
+            "kpi",
+            "slo",
+            "input",
+            "check",
+            "checkrun",
+            "incident",
+        )
+    },
+    "domain-detail": Route("signed-in api", api_url("domain-detail", "product.domain.slug")),
+    "tag-detail": Route("signed-in api", api_url("tag-detail", "tag.name")),
+    "team-detail": Route("signed-in api", api_url("team-detail", "team.slug")),
+    "product-detail": Route("api view", api_url("product-detail", "product.slug")),
+    **{
+        f"{basename}-detail": Route("api view", api_url(f"{basename}-detail", f"{part}.pk"))
+        for basename, part in (
+            ("goal", "goal"),
+            ("initiative", "initiative"),
+            ("hypothesis", "hypothesis"),
+            ("usecase", "use_case"),
+            ("usagepattern", "usage_pattern"),
+            ("output", "output"),
+            ("kpi", "kpi"),
+            ("slo", "slo"),
+            ("input", "input"),
+            ("check", "check"),
+            ("checkrun", "run"),
+            ("incident", "incident"),
+        )
+    },
+    "slo-history": Route("api view", api_url("slo-history", "slo.pk")),
+    "check-run": Route("api start", api_url("check-run", "check.pk"), "post", {}),
+    "incident-acknowledge": Route("api change", api_url("incident-acknowledge", "incident.pk"), "post", {}),
+    "incident-resolve": Route("api action invalid", api_url("incident-resolve", "incident.pk"), "post", {}),
+}
+
+
+def route_names() -> set[str]:
+    """Every named route outside the Django admin, once (format-suffix variants share a name)."""
+    names: set[str] = set()
+
+    def walk(patterns, namespace: str = "") -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.app_name == "admin":
+                    continue
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern):
+                names.add(f"{namespace}{pattern.name}" if pattern.name else str(pattern.pattern))
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_every_route_is_in_the_matrix():
+    names = route_names()
+    missing, stale = sorted(names - set(ROUTES)), sorted(set(ROUTES) - names)
+    assert not missing, f"routes with no row in the permission matrix: {missing}"
+    assert not stale, f"matrix rows for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def people():
+    owner = factories.ProductManagerFactory(username="owner")
+    steward = factories.UserFactory(username="steward")
+    other_steward = factories.UserFactory(username="other-steward")
+    factories.DataProductFactory(slug="elsewhere", owner=factories.UserFactory(), stewards=[other_steward])
+    return {
+        "anonymous": None,
+        "signed_in": factories.UserFactory(username="signed-in"),
+        "product_manager": factories.ProductManagerFactory(username="pm"),
+        "other_steward": other_steward,
+        "steward": steward,
+        "owner": owner,
+        "admin": factories.AdminFactory(username="admin"),
+    }
+
+
+def world_of(status: str, people: dict) -> SimpleNamespace:
+    """One product in ``status`` with one of everything a route can name."""
+    product = factories.DataProductFactory(
+        slug=f"matrix-{status}", status=status, owner=people["owner"], stewards=[people["steward"]]
+    )
+    output = factories.OutputFactory(product=product, name="orders")
+    check = factories.CheckFactory(output=output, name="orders exist")
+    slo = factories.SLOFactory(product=product)
+    run = run_and_follow(check, RunStatus.FAIL, 0, timezone.now())
+    webhook = Webhook(product=product, url="https://hooks.example.com/lodestar")
+    webhook.set_secret("matrix-secret")
+    webhook.save()
+    return SimpleNamespace(
+        product=product,
+        output=output,
+        check=check,
+        slo=slo,
+        run=run,
+        incident=Incident.objects.get(quality_check=check),
+        webhook=webhook,
+        goal=factories.GoalFactory(product=product),
+        initiative=factories.InitiativeFactory(product=product),
+        hypothesis=factories.HypothesisFactory(product=product),
+        use_case=factories.UseCaseFactory(product=product),
+        usage_pattern=factories.UsagePatternFactory(product=product),
+        kpi=factories.KPIFactory(product=product),
+        input=factories.ProductInputFactory(product=product, source_output=factories.OutputFactory()),
+        tag=factories.TagFactory(),
+        team=factories.TeamFactory(),
+    )
+
+
+@pytest.fixture
+def worlds(people):
+    return {status: world_of(status, people) for status in STATES}
+
+
+def post(client, url: str, data: dict):
+    if url.startswith("/api/"):
+        return client.post(url, data, content_type="application/json")
+    return client.post(url, data)
+
+
+def answer(client, route: Route, world: SimpleNamespace, user) -> int:
+    """The status ``user`` gets from ``route``; whatever the request wrote is rolled back."""
+    client.logout()
+    if user is not None:
+        client.force_login(user)
+    with transaction.atomic():
+        url = route.url(world)
+        if route.method == "get":
+            status = client.get(url).status_code
+        else:
+            status = post(client, url, route.data or {}).status_code
+        transaction.set_rollback(True)
+    return status
+
+
+@pytest.mark.parametrize("name", sorted(ROUTES))
+def test_the_route_answers_each_role_and_state_as_the_matrix_says(name, client, people, worlds, settings):
+    settings.LODESTAR_WEBHOOK_ALLOW_PRIVATE = False
+    route = ROUTES[name]
+    expected = RULES[route.rule]
+    wrong = []
+    for role in ROLES:
+        for column, status in enumerate(STATES):
+            got = answer(client, route, worlds[status], people[role])
+            if got != expected[role][column]:
+                wrong.append(f"{role} on {status}: expected {expected[role][column]}, got {got}")
+    assert not wrong, f"{name} ({route.rule}):\n" + "\n".join(wrong)
+
+
+def test_a_rolled_back_request_leaves_the_world_unchanged(client, people, worlds):
+    world = worlds[choices.Status.PUBLISHED]
+    runs = CheckRun.objects.count()
+    answer(client, ROUTES["quality:webhook-delete"], world, people["owner"])
+    answer(client, ROUTES["quality:run-now"], world, people["owner"])
+    assert Webhook.objects.filter(pk=world.webhook.pk).exists()
+    assert CheckRun.objects.count() == runs
