@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from access import api_views as access
 from access.api import TokenView
 from products import api as products
 from quality import api as quality
@@ -24,6 +25,8 @@ router.register("inputs", products.ProductInputViewSet, basename="input")
 router.register("checks", quality.CheckViewSet, basename="check")
 router.register("check-runs", quality.CheckRunViewSet, basename="checkrun")
 router.register("incidents", quality.IncidentViewSet, basename="incident")
+router.register("access-requests", access.AccessRequestViewSet, basename="accessrequest")
+router.register("access-grants", access.AccessGrantViewSet, basename="accessgrant")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

@@ -257,7 +257,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "checks": {}}
 CELERY_TASK_ROUTES = {"quality.tasks.*": {"queue": "checks"}}
 # Task modules besides each app's tasks.py (which autodiscovery finds).
-CELERY_IMPORTS = ("quality.alerts", "quality.slo")
+CELERY_IMPORTS = ("quality.alerts", "quality.slo", "access.tasks")
 # Hub-wide periodic work; beat copies these into its database schedule at start.
 CELERY_BEAT_SCHEDULE = {
     # SLO windows slide even when no run finishes: re-measure them (and product health).
@@ -271,6 +271,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"queue": "celery", "expire_seconds": 60},
     },
+    # Expired access grants stop at read time; this records each expiry in the audit log.
+    "expire-access-grants": {"task": "access.tasks.expire_access_grants", "schedule": crontab(minute="*/10")},
 }
 
 # --- Security headers --------------------------------------------------------------------

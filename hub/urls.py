@@ -35,5 +35,6 @@ urlpatterns = [
     path("products/", include("products.urls")),
     path("products/", include("quality.urls")),
     path("health/", include("catalog.urls_health")),
+    path("access/", include("access.urls")),
     path("", include("catalog.urls")),
 ]
