@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 
 from utilities.admin import ReadOnlyModelAdmin
+from utilities.spreadsheet import safe_cell
 
 from . import grants
 from .models import AccessGrant, AccessRequest, AuditEvent
@@ -35,8 +36,7 @@ def csv_rows(events):
 
 def csv_cell(value):
     text = value.isoformat() if hasattr(value, "isoformat") else ("" if value is None else str(value))
-    # A cell starting with = + - @ would be a formula to a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in {"=", "+", "-", "@"} else text
+    return safe_cell(text)  # a cell starting with = + - @ would be a formula to a spreadsheet
 
 
 @admin.register(AuditEvent)

@@ -20,6 +20,7 @@ from .models import (
     Output,
     OutputColumn,
     ProductInput,
+    RowFilter,
     Tag,
     Team,
     UsagePattern,
@@ -238,6 +239,15 @@ class OutputColumnInline(admin.TabularInline):
     extra = 0
 
 
+class RowFilterInline(admin.TabularInline):
+    """The output's row filters: a user or a group, a column, and the values (a JSON list of text) they see."""
+
+    model = RowFilter
+    fields = ["user", "group", "column", "values"]
+    raw_id_fields = ["user"]
+    extra = 0
+
+
 @admin.register(Output)
 class OutputAdmin(GuardedModelAdmin, ProductPartAdmin):
     """Outputs, with guardian's "Object permissions" page: who may read the rows (masked or in clear)."""
@@ -247,7 +257,7 @@ class OutputAdmin(GuardedModelAdmin, ProductPartAdmin):
     list_filter = ["kind", "format", "product__domain"]
     search_fields = ["name", "product__name", "product__slug", "table", "path"]
     autocomplete_fields = ["product", "connection"]
-    inlines = [OutputColumnInline]
+    inlines = [OutputColumnInline, RowFilterInline]
 
 
 @admin.register(OutputColumn)

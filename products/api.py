@@ -4,14 +4,30 @@ Every viewset asks the access policy through its base class (``access.api``); th
 only say which queryset, serializer and filters each endpoint uses.
 """
 
+import math
+
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, renderers, status
+from rest_framework import serializers as drf_serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from access.api import ReadOnlyViewSet, ReferenceDataViewSet, RestrictedModelViewSet
 from utilities.api import SLUG_URL_PATTERN
 
-from . import filters, serializers
+from . import delivery, filters, serializers
 from .models import (
     KPI,
     SLO,
@@ -167,15 +183,165 @@ class UsagePatternViewSet(RestrictedModelViewSet):
     filterset_class = filters.UsagePatternFilter
 
 
+# --- An output's rows: GET /api/v1/outputs/<id>/data/ ------------------------------------------
+
+DEFAULT_DATA_LIMIT = 100
+MAX_DATA_LIMIT = 10_000
+MAX_DATA_OFFSET = 10**12
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Lets ``?format=csv`` through DRF's content negotiation; the rows themselves are streamed by the action."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise NotImplementedError("CSV is streamed by the data action; errors are rendered as JSON.")
+
+
+class SourceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = delivery.UNREADABLE
+    default_code = "source_unavailable"
+
+
+def whole_number(params, name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = params.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exceptions.ValidationError({name: f"{name} must be a whole number."}) from None
+    if not minimum <= value <= maximum:
+        raise exceptions.ValidationError({name: f"{name} must be between {minimum} and {maximum}."})
+    return value
+
+
+def json_safe(row: dict) -> dict:
+    """NaN and infinities as null: strict JSON has no such numbers."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+
+
+DATA_PARAMETERS = [
+    OpenApiParameter("format", str, enum=["json", "csv"], description="json (a page of rows) or csv (streamed)."),
+    OpenApiParameter("limit", int, description=f"Rows per page, 1 to {MAX_DATA_LIMIT} (default {DEFAULT_DATA_LIMIT})."),
+    OpenApiParameter("offset", int, description="Rows to skip (default 0)."),
+    OpenApiParameter("columns", str, description="Comma-separated column names (default: all)."),
+    OpenApiParameter("sort", str, description="Comma-separated columns, -column for descending; not masked ones."),
+    OpenApiParameter("filter", str, many=True, description="column:value equality, repeatable, ANDed."),
+]
+DATA_PAGE = inline_serializer(
+    "OutputDataPage",
+    {
+        "count": drf_serializers.IntegerField(),
+        "next": drf_serializers.URLField(allow_null=True),
+        "previous": drf_serializers.URLField(allow_null=True),
+        "columns": inline_serializer(
+            "OutputDataColumn",
+            {
+                "name": drf_serializers.CharField(),
+                "data_type": drf_serializers.CharField(),
+                "masked": drf_serializers.BooleanField(),
+            },
+            many=True,
+        ),
+        "masked": drf_serializers.BooleanField(),
+        "row_filtered": drf_serializers.BooleanField(),
+        "results": drf_serializers.ListField(child=drf_serializers.DictField()),
+    },
+)
+
+
 @extend_schema(tags=["outputs"])
 class OutputViewSet(RestrictedModelViewSet):
     """Output ports: files under the data root or tables behind a connection, with their columns.
 
-    Writing ``columns`` replaces the whole list, in the same transaction."""
+    Writing ``columns`` replaces the whole list, in the same transaction. ``data/`` reads the rows."""
 
     queryset = Output.objects.select_related("product", "connection").prefetch_related("columns")
     serializer_class = serializers.OutputSerializer
     filterset_class = filters.OutputFilter
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action == "data":  # its query parameters are the read's, not the list's filters
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def perform_content_negotiation(self, request, force=False):
+        wanted = request.query_params.get("format")
+        if not force and self.action == "data" and wanted not in (None, "json", "csv"):
+            raise exceptions.ValidationError({"format": "format must be json or csv."})
+        return super().perform_content_negotiation(request, force)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error asked for as CSV (format=csv) is still answered in JSON.
+        if isinstance(response, Response) and isinstance(getattr(request, "accepted_renderer", None), CSVRenderer):
+            request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        summary="Read the output's rows (masked and row-filtered as the policy says)",
+        description=(
+            "The rows you may read: personal data masked unless you hold unmasked access, only the rows your "
+            "row filter allows. JSON pages (count, next, previous, columns, masked, row_filtered, results) or "
+            "streamed CSV. Sorting or filtering on a masked column is refused. Every read is audited."
+        ),
+        parameters=DATA_PARAMETERS,
+        responses={
+            (200, "application/json"): DATA_PAGE,
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The rows as CSV, streamed."),
+            400: OpenApiResponse(description="A parameter is not valid; the error names it."),
+            403: OpenApiResponse(description="You may see the output but not read it, or its product is retired."),
+            404: OpenApiResponse(description="No such output, or one you may not see."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="data", renderer_classes=[renderers.JSONRenderer, CSVRenderer])
+    def data(self, request, pk=None):
+        output = self.get_object()
+        params = request.query_params
+        limit = whole_number(params, "limit", DEFAULT_DATA_LIMIT, 1, MAX_DATA_LIMIT)
+        offset = whole_number(params, "offset", 0, 0, MAX_DATA_OFFSET)
+        try:
+            read_plan = delivery.plan(
+                request.user,
+                output,
+                columns=params.get("columns"),
+                sort=params.get("sort"),
+                filters=params.getlist("filter"),
+            )
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        if params.get("format") == "csv":
+            stream = delivery.RowStream(read_plan, delivery.API)
+            response = StreamingHttpResponse(delivery.csv_chunks(stream), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{output.product.slug}-{output.name}.csv"'
+            return response
+        return Response(self.data_page(read_plan, limit, offset))
+
+    def data_page(self, read_plan: delivery.ReadPlan, limit: int, offset: int) -> dict:
+        try:
+            count = delivery.count_rows(read_plan)
+            stream = delivery.RowStream(read_plan, delivery.API, limit=limit, offset=offset)
+            rows = [json_safe(row) for batch in stream for row in delivery.rows_as_dicts(batch)]
+        except delivery.DeliveryError:
+            raise SourceUnavailable() from None
+        url = self.request.build_absolute_uri()
+        following = offset + limit
+        return {
+            "count": count,
+            "next": replace_query_param(url, "offset", following) if following < count else None,
+            "previous": replace_query_param(url, "offset", max(offset - limit, 0)) if offset > 0 else None,
+            "columns": [
+                {"name": c.name, "data_type": c.data_type, "masked": c.name in read_plan.masking}
+                for c in read_plan.columns
+            ],
+            "masked": read_plan.masked,
+            "row_filtered": read_plan.row_filtered,
+            "results": rows,
+        }
 
 
 @extend_schema(tags=["KPIs"])

@@ -576,6 +576,74 @@ class OutputColumn(models.Model):
         return self.classification == choices.Classification.PII
 
 
+class RowFilterQuerySet(RestrictedQuerySet):
+    def naming(self, user) -> RowFilterQuerySet:
+        """The rules that name ``user`` or one of their groups."""
+        return self.filter(Q(user=user) | Q(group__in=user.groups.all()))
+
+
+class RowFilter(models.Model):
+    """A rule giving a user or a group only the rows of an output where a column holds one of some values.
+
+    Once an output has a rule, every reader but the product's owner, its stewards and admins reads
+    only the rows that a rule naming them (or one of their groups) matches — and none when no rule
+    does (``products.delivery``). Values are compared as text: ``CAST(column AS text) IN (values)``.
+    """
+
+    access_parent = "output__product"
+    MAX_VALUES = 1000
+    MAX_VALUE_LENGTH = 200
+
+    output = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="row_filters")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="row_filters")
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, null=True, blank=True, related_name="row_filters")
+    column = models.CharField(max_length=100, help_text="One of the output's columns.")
+    values = models.JSONField(default=list, help_text="The values the holder may see, as text.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = RowFilterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["output", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="row_filter_one_holder",
+            )
+        ]
+
+    def __str__(self) -> str:
+        holder = f"group {self.group}" if self.group_id else f"user {self.user}"
+        return f"{holder}: {self.column} in {', '.join(map(str, self.values))}"[:300]
+
+    def clean(self) -> None:
+        errors = {}
+        if (self.user_id is None) == (self.group_id is None):
+            errors["user"] = "Name either a user or a group, not both and not neither."
+        if self.output_id is not None and not self.output.columns.filter(name=self.column).exists():
+            errors["column"] = f"{self.column!r} is not a column of {self.output.name}."
+        problem = self.values_problem(self.values)
+        if problem:
+            errors["values"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def values_problem(cls, values) -> str:
+        """What is wrong with a list of values, or an empty string."""
+        if not isinstance(values, list) or not values:
+            return "Give at least one value."
+        if len(values) > cls.MAX_VALUES:
+            return f"At most {cls.MAX_VALUES} values, not {len(values)}."
+        if not all(isinstance(value, str) for value in values):
+            return "Every value is text."
+        if any(len(value) > cls.MAX_VALUE_LENGTH for value in values):
+            return f"A value is at most {cls.MAX_VALUE_LENGTH} characters."
+        if any("\x00" in value for value in values):
+            return "A value cannot hold a NUL character."
+        return ""
+
+
 class ProductInput(ProductPart):
     """Where a product's data comes from: another product's output, or an external source."""
 

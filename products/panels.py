@@ -28,7 +28,7 @@ from access import policy
 
 from . import choices
 from .choices import KPI_LEVEL_DEPTH, KPILevel
-from .models import KPI, DataProduct
+from .models import KPI, DataProduct, Output, RowFilter
 
 ContextFn = Callable[[HttpRequest, DataProduct], dict | None]
 
@@ -253,11 +253,50 @@ def lineage_context(request: HttpRequest, product: DataProduct) -> dict:
     }
 
 
+def data_context(request: HttpRequest, product: DataProduct) -> dict | None:
+    """Per output: how the user may read it (a hint; ``products.delivery`` decides on each read) and where.
+
+    Constant queries whatever the number of outputs: ``policy.readable`` answers for all of them at once,
+    and nothing here opens a data source.
+    """
+    outputs = list(product.outputs.all())
+    user = request.user
+    if not outputs or not policy.is_signed_in(user):
+        return None
+    of_product = Output.objects.filter(product=product)
+    unmasked = set(policy.readable(of_product, user, policy.UNMASKED).values_list("pk", flat=True))
+    masked = set(policy.readable(of_product, user, policy.MASKED).values_list("pk", flat=True))
+    filtered = set(RowFilter.objects.filter(output__product=product).values_list("output_id", flat=True))
+    exempt = user.is_superuser or user.pk == product.owner_id or any(s.pk == user.pk for s in product.stewards.all())
+    manages = policy.can_manage_access(user, product)
+    items = []
+    for output in outputs:
+        level = policy.UNMASKED if output.pk in unmasked else policy.MASKED if output.pk in masked else None
+        items.append(data_item(product, output, level, output.pk in filtered and not exempt, manages))
+    return {"data_outputs": items, "retired": product.status == choices.Status.RETIRED, "count": len(items)}
+
+
+def data_item(product: DataProduct, output: Output, level: str | None, row_filtered: bool, manages: bool) -> dict:
+    def url(name: str) -> str:
+        return reverse(f"products:{name}", kwargs={"slug": product.slug, "name": output.name})
+
+    return {
+        "output": output,
+        "level": level,
+        "row_filtered": row_filtered,
+        "preview_url": url("output-preview"),
+        "csv_url": url("output-download-csv"),
+        "parquet_url": url("output-download-parquet"),
+        "manage_url": url("output-row-filters") if manages else "",
+    }
+
+
 register_panel("vision", "products/_vision.html", 10, vision_context, title="Vision")
 register_panel("why", "products/_why.html", 20, why_context, title="Why")
 register_panel("usage", "products/_usage.html", 30, usage_context, title="Usage")
 register_panel("kpis", "products/_kpis.html", 40, kpis_context, title="KPIs")
 register_panel("outputs", "products/_outputs.html", 50, outputs_context, title="Outputs")
+register_panel("data", "products/_data.html", 55, data_context, title="Data")
 register_panel("slos", "products/_slos.html", 60, slos_context, title="SLOs")
 register_panel("people", "products/_people.html", 70, people_context, title="People")
 register_panel("lineage", "products/_lineage.html", 80, lineage_context, title="Lineage")

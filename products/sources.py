@@ -256,7 +256,7 @@ class FileSource(Source):
     def record_batches(self, selection: Selection, batch_size: int, types: dict[str, str]):
         sql = self.select_sql(selection)
         # A streaming result: DuckDB produces the next batch only when it is asked for.
-        reader = self.connection.execute(sql, self.params_for(sql)).fetch_record_batch(batch_size)
+        reader = self.connection.sql(sql, params=self.params_for(sql)).to_arrow_reader(batch_size)
         return reader.schema, iter(reader)
 
     def describe(self) -> dict[str, str]:

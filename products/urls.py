@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_edit
+from . import delivery, views, views_data, views_edit
 
 app_name = "products"
 urlpatterns = [
@@ -9,4 +9,20 @@ urlpatterns = [
     path("<slug:slug>/edit/", views_edit.ProductEditView.as_view(), name="edit"),
     path("<slug:slug>/edit/<str:section>/", views_edit.ProductSectionEditView.as_view(), name="edit-section"),
     path("<slug:slug>/delete/", views_edit.ProductDeleteView.as_view(), name="delete"),
+    path("<slug:slug>/outputs/<str:name>/preview/", views_data.PreviewView.as_view(), name="output-preview"),
+    path(
+        "<slug:slug>/outputs/<str:name>/download.csv",
+        views_data.DownloadView.as_view(format=delivery.CSV),
+        name="output-download-csv",
+    ),
+    path(
+        "<slug:slug>/outputs/<str:name>/download.parquet",
+        views_data.DownloadView.as_view(format=delivery.PARQUET),
+        name="output-download-parquet",
+    ),
+    path(
+        "<slug:slug>/outputs/<str:name>/row-filters/",
+        views_data.RowFilterEditView.as_view(),
+        name="output-row-filters",
+    ),
 ]

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.generic import TemplateView, View
 
 from access import policy
+from products import delivery
 from products.models import DataProduct, Output
 
 from . import alerts, incidents
@@ -37,13 +38,10 @@ from .runs import run_now
 OUT_OF_REACH_MESSAGE = "After this change you could no longer see this product, so nothing was saved."
 
 
-def may_see_samples(user, product: DataProduct) -> bool:
-    """Failing-row samples are rows of the output's data (PII masked): shown to those who may change the product.
-
-    Seeing a product is not a grant to read its data; until access grants cover samples, the
-    product's owner, stewards and admins see them.
-    """
-    return policy.can(user, policy.CHANGE, product)
+def may_see_samples(user, output: Output) -> bool:
+    """Failing-row samples are rows of the output's data, stored masked: shown to whoever may read the output
+    (``policy.read_level``), except a reader under row filtering, as a sample may be a row outside their filter."""
+    return policy.read_level(user, output) is not None and not delivery.is_row_filtered(user, output)
 
 
 def sample_table(samples: list, schema: list[str] = ()) -> tuple[list[str], list[list]]:
@@ -98,7 +96,8 @@ class CheckRunDetailView(ProductMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         runs = self.visible(CheckRun.objects.select_related("quality_check__output"))
         run = get_object_or_404(runs, pk=kwargs["pk"], quality_check__product=self.product)
-        show_samples = may_see_samples(self.request.user, self.product)
+        output = run.quality_check.output
+        show_samples = may_see_samples(self.request.user, output)
         schema = list(run.quality_check.output.columns.order_by("order", "id").values_list("name", flat=True))
         columns, rows = sample_table(run.samples, schema) if show_samples else ([], [])
         event = self.visible(IncidentEvent.objects.filter(run=run)).select_related("incident").first()
@@ -109,6 +108,7 @@ class CheckRunDetailView(ProductMixin, TemplateView):
             "status_label": STATUS_LABELS.get(run.status, run.status),
             "status_tone": tone(run.status),
             "show_samples": show_samples,
+            "samples_row_filtered": not show_samples and delivery.is_row_filtered(self.request.user, output),
             "sample_columns": columns,
             "sample_rows": rows,
             "incident": event.incident if event else None,
