@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import models
 from rest_framework import serializers
 
 from . import audit
@@ -13,6 +14,13 @@ from .models import (
     AccessRequest,
     ReadLevel,
 )
+
+
+class GrantState(models.TextChoices):
+    ACTIVE = "active", "In force"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
 
 MAX_ID = 2**63 - 1  # the largest bigint; larger numbers fail in the database, not as a field error
 
@@ -69,7 +77,7 @@ class AccessGrantSerializer(ObjectFieldsMixin, serializers.ModelSerializer):
     group = serializers.CharField(source="group.name", read_only=True, default=None)
     granted_by = serializers.CharField(source="granted_by.get_username", read_only=True, default=None)
     revoked_by = serializers.CharField(source="revoked_by.get_username", read_only=True, default=None)
-    state = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
+    state = serializers.ChoiceField(choices=GrantState.choices, read_only=True)
 
     class Meta:
         model = AccessGrant

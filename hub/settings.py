@@ -208,6 +208,9 @@ SPECTACULAR_SETTINGS = {
         "HypothesisStatusEnum": "products.choices.HypothesisStatus",
         "FrequencyEnum": "products.choices.Frequency",
         "AggregationEnum": "products.choices.Aggregation",
+        "ReadLevelEnum": "access.models.ReadLevel",
+        "GrantStateEnum": "access.serializers.GrantState",
+        "SLOStateEnum": "quality.choices.SLOState",
     },
 }
 
