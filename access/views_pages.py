@@ -10,9 +10,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.forms.utils import pretty_name
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -42,8 +43,8 @@ def error_message(exc: ValidationError, form=None) -> str:
     """Nothing was changed: each error with the name of its field."""
     parts = []
     for field, errors in getattr(exc, "message_dict", {"": exc.messages}).items():
-        label = form.fields[field].label if form is not None and field in form.fields else field.replace("_", " ")
-        prefix = f"{str(label).capitalize()}: " if label and field != "__all__" else ""
+        label = form.fields[field].label if form is not None and field in form.fields else None
+        prefix = f"{label or pretty_name(field)}: " if field not in ("", NON_FIELD_ERRORS) else ""
         parts.extend(prefix + error for error in errors)
     return "Nothing was changed. " + " ".join(parts)
 

@@ -135,7 +135,9 @@ def test_bad_input_names_the_field_and_creates_nothing(output, charlie, kwargs, 
     assert not AccessRequest.objects.exists()
 
 
-def test_emails_carry_no_row_data_only_names_and_the_purpose(output, alice, charlie, django_capture_on_commit_callbacks):
+def test_emails_carry_no_row_data_only_names_and_the_purpose(
+    output, alice, charlie, django_capture_on_commit_callbacks
+):
     factories.OutputColumnFactory(output=output, name="email", classification="pii")
     with django_capture_on_commit_callbacks(execute=True):
         request = ask(output, charlie)
