@@ -202,7 +202,10 @@ class CSVRenderer(renderers.BaseRenderer):
 
 
 class SourceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    """The output's data cannot be read now (a missing file, a database down): the output's state, not the hub's
+    fault, hence a 409 rather than a 5xx."""
+
+    status_code = status.HTTP_409_CONFLICT
     default_detail = delivery.UNREADABLE
     default_code = "source_unavailable"
 
@@ -296,6 +299,7 @@ class OutputViewSet(RestrictedModelViewSet):
             400: OpenApiResponse(description="A parameter is not valid; the error names it."),
             403: OpenApiResponse(description="You may see the output but not read it, or its product is retired."),
             404: OpenApiResponse(description="No such output, or one you may not see."),
+            409: OpenApiResponse(description="The output's source could not be read."),
         },
     )
     @action(detail=True, methods=["get"], url_path="data", renderer_classes=[renderers.JSONRenderer, CSVRenderer])

@@ -57,7 +57,7 @@ class PreviewView(OutputView):
         except ValidationError as exc:
             return render(request, template, {**context, "refusal": first_message(exc)}, status=400)
         except delivery.DeliveryError as exc:
-            return render(request, template, {**context, "refusal": str(exc)}, status=503)
+            return render(request, template, {**context, "refusal": str(exc)}, status=409)
         context.update(preview_context(read_plan, rows))
         return render(request, template, context)
 

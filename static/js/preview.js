@@ -19,8 +19,8 @@
       link.setAttribute("aria-busy", "true");
       fetch(link.dataset.preview, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (response) {
-          // A refusal (403) or a source that cannot be read (503) comes as a fragment with its reason.
-          if (!response.ok && response.status !== 403 && response.status !== 400 && response.status !== 503) {
+          // A refusal (403) or a source that cannot be read (409) comes as a fragment with its reason.
+          if (!response.ok && response.status !== 403 && response.status !== 400 && response.status !== 409) {
             throw new Error("status " + response.status);
           }
           return response.text();

@@ -18,9 +18,14 @@ from access.models import AuditAction, AuditEvent
 from products import delivery
 from products.demo.datasets import CANARY_EMAIL, CANARY_PHONE
 from tests import factories
-from tests.products.delivery_data import any_sales, ground_truth, pg_schema, sales  # noqa: F401
+from tests.products import delivery_data
+from tests.products.delivery_data import ground_truth
 
 pytestmark = pytest.mark.django_db
+# The shared fixtures (tests/products/delivery_data.py), made visible to this module's tests.
+any_sales = delivery_data.any_sales
+pg_schema = delivery_data.pg_schema
+sales = delivery_data.sales
 
 
 def read_all(user, output, **query) -> list[dict]:
@@ -87,9 +92,7 @@ class TestLevels:
                 delivery.plan(user, sales)
 
     @pytest.mark.parametrize("path", ["preview", "csv", "parquet", "api"])
-    @pytest.mark.parametrize(
-        "person, expected", [("alice", 200), ("bob", 200), ("charlie", 403), ("admin_user", 200)]
-    )
+    @pytest.mark.parametrize("person, expected", [("alice", 200), ("bob", 200), ("charlie", 403), ("admin_user", 200)])
     def test_every_path_answers_by_the_level(self, client, request, sales, path, person, expected):
         user = request.getfixturevalue(person)
         client.force_login(user)
@@ -139,7 +142,8 @@ def test_batch_masking_equals_mask_value_for_text(method):
 
 @pytest.mark.parametrize("method", ["redact", "hash", "partial", "null"])
 @pytest.mark.parametrize(
-    "values, data_type", [([1, None, 42, 42], "integer"), ([1.5, 42.0, None], "float"), ([True, False, None], "boolean")]
+    "values, data_type",
+    [([1, None, 42, 42], "integer"), ([1.5, 42.0, None], "float"), ([True, False, None], "boolean")],
 )
 def test_batch_masking_equals_mask_value_for_other_types(method, values, data_type):
     got = delivery.mask_array(pa.array(values), method, data_type).to_pylist()
@@ -245,7 +249,7 @@ class TestErrors:
         client.force_login(bob)
         with caplog.at_level(logging.INFO):
             response = client.get(path_urls(sales)[path])
-        assert response.status_code == 503
+        assert response.status_code == 409
         assert "The source could not be read" in response.content.decode()
         assert "sales.parquet" not in response.content.decode()
 
