@@ -266,12 +266,8 @@ def access_managers(obj: models.Model) -> models.QuerySet:
     root = access_root(obj)
     model = type(root)
     users = get_user_model().objects.filter(is_active=True)
-    by_user = get_user_obj_perms_model(model).objects.filter(
-        content_object=root, permission__codename=MANAGE_ACCESS
-    )
-    by_group = get_group_obj_perms_model(model).objects.filter(
-        content_object=root, permission__codename=MANAGE_ACCESS
-    )
+    by_user = get_user_obj_perms_model(model).objects.filter(content_object=root, permission__codename=MANAGE_ACCESS)
+    by_group = get_group_obj_perms_model(model).objects.filter(content_object=root, permission__codename=MANAGE_ACCESS)
     return users.filter(Q(pk__in=by_user.values("user")) | Q(groups__in=by_group.values("group"))).distinct()
 
 
