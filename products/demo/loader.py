@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import models, transaction
+from guardian.shortcuts import assign_perm
 
 from products import choices
 from products.models import (
@@ -37,6 +38,7 @@ from products.models import (
     Output,
     OutputColumn,
     ProductInput,
+    RowFilter,
     Tag,
     Team,
     UsagePattern,
@@ -296,8 +298,24 @@ def load_outputs(product: DataProduct, output_specs: list[dict]) -> dict[str, Ou
                 "order": order,
             }
             update(current.get(name) or OutputColumn(output=output, name=name), values)
+        load_readers(output, spec.get("readers", []))
+        load_row_filters(output, spec.get("row_filters", []))
         outputs[spec["name"]] = output
     return outputs
+
+
+def load_readers(output: Output, reader_specs: list[dict]) -> None:
+    """Groups that may read the output's rows (a guardian permission: granted once, kept)."""
+    for spec in reader_specs:
+        assign_perm(f"products.{spec['permission']}", Group.objects.get_or_create(name=spec["group"])[0], output)
+
+
+def load_row_filters(output: Output, filter_specs: list[dict]) -> None:
+    """A group's rule, found by output, group and column; its values set as the spec says."""
+    for spec in filter_specs:
+        group = Group.objects.get_or_create(name=spec["group"])[0]
+        rule = RowFilter.objects.filter(output=output, group=group, column=spec["column"]).first()
+        update(rule or RowFilter(output=output, group=group, column=spec["column"]), {"values": spec["values"]})
 
 
 def load_inputs(product: DataProduct, input_specs: list[dict]) -> None:

@@ -77,6 +77,13 @@ USERS = [
     {"username": "bob", "first_name": "Bob", "last_name": "Jansen", "title": "Marketing manager"},
     {"username": "carol", "first_name": "Carol", "last_name": "Nguyen", "title": "Product analyst"},
     {"username": "dave", "first_name": "Dave", "last_name": "Kowalski", "title": "Data engineer"},
+    {
+        "username": "nora",
+        "first_name": "Nora",
+        "last_name": "Lindqvist",
+        "title": "North region sales manager",
+        "groups": ["North sales team"],
+    },
 ]
 
 EMAIL_DOMAIN = "lodestar.example"
@@ -282,6 +289,9 @@ monthly revenue trend and revenue by region) and downstream products such as
             "refresh_cadence": "daily",
             "unique": ["order_id"],
             "masking": {"customer_email": "partial"},
+            # The North sales team reads the orders masked, and only the North region's (products.delivery).
+            "readers": [{"group": "North sales team", "permission": "read_output"}],
+            "row_filters": [{"group": "North sales team", "column": "region", "values": ["North"]}],
             "columns": [
                 ("order_id", "string", "key", "internal", "Order number from the shop, e.g. SO-00012345."),
                 ("order_date", "date", "time", "internal", "Day the order was placed (UTC)."),
