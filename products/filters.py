@@ -1,6 +1,11 @@
-"""Query filters for the product API: ``?search=…&domain=…&tag=…&status=…&owner=…``, ``?product=<slug>``."""
+"""Query filters for the product API: ``?search=…&domain=…&tag=…&status=…&owner=…``, ``?product=<slug>``.
+
+Outputs also take ``?readable=masked|unmasked``: only those whose rows the caller may read.
+"""
 
 import django_filters
+
+from access import policy
 
 from .choices import Status
 from .models import KPI, SLO, DataProduct, Goal, Hypothesis, Initiative, Output, ProductInput, UsagePattern, UseCase
@@ -63,9 +68,18 @@ class UsagePatternFilter(ProductPartFilter):
 
 
 class OutputFilter(ProductPartFilter):
+    readable = django_filters.ChoiceFilter(
+        choices=[(policy.MASKED, "masked"), (policy.UNMASKED, "unmasked")],
+        method="filter_readable",
+        label="Only outputs whose rows you may read at this level (masked includes unmasked)",
+    )
+
     class Meta:
         model = Output
         fields = []
+
+    def filter_readable(self, queryset, name: str, value: str):
+        return policy.readable(queryset, self.request.user, value)
 
 
 class KPIFilter(ProductPartFilter):

@@ -455,12 +455,13 @@ class UsagePattern(ProductPart):
 
 
 class OutputQuerySet(ProductPartQuerySet):
-    def implied_readers_q(self, user, level: str) -> Q:
-        """The rows ``Output.implied_read_level`` opens to ``user`` at ``level``, for ``access.policy.readable``."""
+    def implied_reader_ids(self, user, level: str) -> list[models.QuerySet]:
+        """The ids ``Output.implied_read_level`` opens to ``user`` at ``level``, for ``access.policy.readable``."""
+        owned = Output.objects.filter(product__owner=user).values("pk")
         if level == "unmasked":
-            return Q(product__owner=user)
+            return [owned]
         stewarded = DataProduct.stewards.through.objects.filter(user=user).values("dataproduct_id")
-        return Q(product__owner=user) | Q(product__in=stewarded)
+        return [owned, Output.objects.filter(product__in=stewarded).values("pk")]
 
 
 class Output(ProductPart):
