@@ -15,16 +15,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from access import grants
+from access.models import AccessRequest
 from products import choices
 from quality.choices import RunStatus
 from quality.models import CheckRun, Incident, Webhook
 from tests import factories
 from tests.quality.outcomes import run_and_follow
+from utilities.paths import resolve_data_path
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +148,124 @@ RULES = {
         owner:           400 400 400 400
         admin:           400 400 400 400
     """),
+    # Reading an output's rows: its owner (in clear), stewards (masked) and admins; nobody once retired.
+    "read data": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         200 200 200 403
+        owner:           200 200 200 403
+        admin:           200 200 200 403
+    """),
+    "api read data": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         200 200 200 403
+        owner:           200 200 200 403
+        admin:           200 200 200 403
+    """),
+    # Managing access to a product's outputs: its owner and admins (stewards only when trusted).
+    "manage access page": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         403 403 403 403
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    "manage access post": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         403 403 403 403
+        owner:           302 302 302 302
+        admin:           302 302 302 302
+    """),
+    # Asking to read an output: whoever sees it (a form posted empty comes back with its errors).
+    "ask for access": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 302 302 302
+        product_manager: 404 302 302 302
+        other_steward:   404 302 302 302
+        steward:         302 302 302 302
+        owner:           302 302 302 302
+        admin:           302 302 302 302
+    """),
+    # A pending request, made by the product manager: only they may withdraw it.
+    "requester's post": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 404 404 404
+        product_manager: 302 302 302 302
+        other_steward:   404 404 404 404
+        steward:         404 404 404 404
+        owner:           404 404 404 404
+        admin:           404 404 404 404
+    """),
+    "api request": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 404 404 404
+        product_manager: 200 200 200 200
+        other_steward:   404 404 404 404
+        steward:         404 404 404 404
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    "api requester's action": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 404 404 404
+        product_manager: 200 200 200 200
+        other_steward:   404 404 404 404
+        steward:         404 404 404 404
+        owner:           403 403 403 403
+        admin:           403 403 403 403
+    """),
+    # A grant is seen by its holder and by those who manage access to its output; to others it does not exist.
+    "api grant": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 404 404 404
+        product_manager: 404 404 404 404
+        other_steward:   404 404 404 404
+        steward:         404 404 404 404
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    # Deciding a request through the API: its requester may not decide their own.
+    "api decide": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 404 404 404
+        product_manager: 404 403 403 403
+        other_steward:   404 404 404 404
+        steward:         404 404 404 404
+        owner:           200 200 200 200
+        admin:           200 200 200 200
+    """),
+    "api decide invalid": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 404 404 404
+        product_manager: 404 403 403 403
+        other_steward:   404 404 404 404
+        steward:         404 404 404 404
+        owner:           400 400 400 400
+        admin:           400 400 400 400
+    """),
+    # The product's owner (or an admin) decides which stewards manage access.
+    "owner's post": table("""
+        anonymous:       302 302 302 302
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         403 403 403 403
+        owner:           302 302 302 302
+        admin:           302 302 302 302
+    """),
+    "admins' page": same_for_every_state(
+        anonymous=302, signed_in=403, product_manager=403, other_steward=403, steward=403, owner=403, admin=200
+    ),
     # Not about one product.
     "signed-in page": same_for_every_state(
         anonymous=302, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
@@ -153,9 +275,6 @@ RULES = {
     ),
     "signed-in api": same_for_every_state(
         anonymous=401, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
-    ),
-    "public page": same_for_every_state(
-        anonymous=200, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
     ),
     "sign-in page": same_for_every_state(
         anonymous=200, signed_in=302, product_manager=302, other_steward=302, steward=302, owner=302, admin=302
@@ -241,6 +360,41 @@ ROUTES: dict[str, Route] = {
         "change post bad request", product_url("quality:webhook-toggle", "webhook.pk"), "post", {}
     ),
     "quality:webhook-delete": Route("change post", product_url("quality:webhook-delete", "webhook.pk"), "post", {}),
+    # Reading an output's rows.
+    "products:output-preview": Route("read data", product_url("products:output-preview", "output.name")),
+    "products:output-download-csv": Route("read data", product_url("products:output-download-csv", "output.name")),
+    "products:output-download-parquet": Route(
+        "read data", product_url("products:output-download-parquet", "output.name")
+    ),
+    "output-data": Route("api read data", api_url("output-data", "output.pk")),
+    "products:output-row-filters": Route(
+        "manage access page", product_url("products:output-row-filters", "output.name")
+    ),
+    # Access pages and the Access section's actions.
+    "access:mine": Route("signed-in page", lambda w: reverse("access:mine")),
+    "access:permissions": Route("admins' page", lambda w: reverse("access:permissions")),
+    "access:request": Route("ask for access", api_url("access:request", "output.pk"), "post", {}),
+    "access:remove-permission": Route(
+        "manage access post", api_url("access:remove-permission", "output.pk"), "post", {}
+    ),
+    "access:approve": Route("manage access post", api_url("access:approve", "request.pk"), "post", {}),
+    "access:deny": Route("manage access post", api_url("access:deny", "request.pk"), "post", {}),
+    "access:withdraw": Route("requester's post", api_url("access:withdraw", "request.pk"), "post", {}),
+    "access:grant": Route("manage access post", api_url("access:grant", "product.pk"), "post", {}),
+    "access:manager": Route(
+        "owner's post", lambda w: reverse("access:manager", args=[w.product.pk, w.steward.pk]), "post", {}
+    ),
+    "access:revoke": Route("manage access post", api_url("access:revoke", "grant.pk"), "post", {}),
+    "accessrequest-list": Route("signed-in api", api_url("accessrequest-list")),
+    "accessgrant-list": Route("signed-in api", api_url("accessgrant-list")),
+    "accessrequest-detail": Route("api request", api_url("accessrequest-detail", "request.pk")),
+    "accessrequest-approve": Route("api decide", api_url("accessrequest-approve", "request.pk"), "post", {}),
+    "accessrequest-deny": Route("api decide invalid", api_url("accessrequest-deny", "request.pk"), "post", {}),
+    "accessrequest-withdraw": Route(
+        "api requester's action", api_url("accessrequest-withdraw", "request.pk"), "post", {}
+    ),
+    "accessgrant-detail": Route("api grant", api_url("accessgrant-detail", "grant.pk")),
+    "accessgrant-revoke": Route("api grant", api_url("accessgrant-revoke", "grant.pk"), "post", {}),
     # The API: lists answer every signed-in user (filtered by the policy); details follow the product.
     **{
         f"{basename}-list": Route("signed-in api", api_url(f"{basename}-list"))
@@ -316,6 +470,11 @@ def test_every_route_is_in_the_matrix():
     assert not stale, f"matrix rows for routes that no longer exist: {stale}"
 
 
+def test_every_rule_is_used():
+    unused = sorted(set(RULES) - {route.rule for route in ROUTES.values()})
+    assert not unused, f"rules no route names: {unused}"
+
+
 @pytest.fixture
 def people():
     owner = factories.ProductManagerFactory(username="owner")
@@ -330,7 +489,22 @@ def people():
         "steward": steward,
         "owner": owner,
         "admin": factories.AdminFactory(username="admin"),
+        "grantee": factories.UserFactory(username="grantee"),  # holds a grant; not a role of the matrix
     }
+
+
+def write_orders(output) -> None:
+    """A small Parquet file behind the output, with a personal column to mask."""
+    path = resolve_data_path(output.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"id": [1, 2, 3], "email": ["a@x.com", "b@x.com", "c@x.com"], "region": ["North"] * 3})
+    frame.to_parquet(path)
+    for order, (name, data_type, classification) in enumerate(
+        [("id", "integer", "internal"), ("email", "string", "pii"), ("region", "string", "internal")]
+    ):
+        factories.OutputColumnFactory(
+            output=output, name=name, data_type=data_type, classification=classification, order=order
+        )
 
 
 def world_of(status: str, people: dict) -> SimpleNamespace:
@@ -339,6 +513,7 @@ def world_of(status: str, people: dict) -> SimpleNamespace:
         slug=f"matrix-{status}", status=status, owner=people["owner"], stewards=[people["steward"]]
     )
     output = factories.OutputFactory(product=product, name="orders")
+    write_orders(output)
     check = factories.CheckFactory(output=output, name="orders exist")
     slo = factories.SLOFactory(product=product)
     run = run_and_follow(check, RunStatus.FAIL, 0, timezone.now())
@@ -360,6 +535,11 @@ def world_of(status: str, people: dict) -> SimpleNamespace:
         usage_pattern=factories.UsagePatternFactory(product=product),
         kpi=factories.KPIFactory(product=product),
         input=factories.ProductInputFactory(product=product, source_output=factories.OutputFactory()),
+        request=AccessRequest.objects.create(
+            requester=people["product_manager"], content_object=output, purpose="Matrix", level="masked", days=7
+        ),
+        grant=grants.grant(output, user=people["grantee"], level="masked", days=7, by=people["owner"]),
+        steward=people["steward"],
         tag=factories.TagFactory(),
         team=factories.TeamFactory(),
     )
