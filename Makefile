@@ -82,3 +82,12 @@ BENCH_QUALITY_ARGS ?=
 .PHONY: bench-quality
 bench-quality: install
 	$(PY) bench/quality/bench_checks.py $(BENCH_QUALITY_ARGS)
+
+#   make bench-delivery  a masked, row-filtered CSV download of 1M rows through the real view: rows/s and peak RSS
+# make bench-delivery: e.g. BENCH_DELIVERY_ARGS="--rows 100000 --repeat 1". The Parquet file and the benchmark's own
+# SQLite database are kept in bench/delivery/data/; results in bench/delivery/results/.
+BENCH_DELIVERY_ARGS ?=
+
+.PHONY: bench-delivery
+bench-delivery: install
+	$(PY) bench/delivery/bench_download.py $(BENCH_DELIVERY_ARGS)

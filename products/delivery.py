@@ -46,7 +46,11 @@ from .sources import ARROW_TYPES, READ_ERRORS, Selection, open_source
 logger = logging.getLogger(__name__)
 
 PREVIEW, CSV, PARQUET, API = "preview", "csv", "parquet", "api"
-BATCH_ROWS = 65_536  # rows per Arrow batch: bounded memory whatever the output's size
+BATCH_ROWS = 16_384  # rows per Arrow batch: bounded memory whatever the output's size (bench/delivery)
+# One DuckDB thread per read: masking and encoding (Python) set the pace, and each thread holds its own
+# row-group buffers; and a small buffer pool (a sort spills to disk beyond it). bench/delivery: 2 threads and
+# 500 MB cost 35 MB more at the peak of a 1M-row download, at the same speed.
+SOURCE_THREADS, SOURCE_MEMORY_LIMIT = 1, "128MB"
 PREVIEW_ROWS = 20
 MAX_FILTERS = 20
 MAX_FILTER_VALUE = 1000  # characters
@@ -54,6 +58,9 @@ NO_ACCESS = "You may see this output but not read its rows. Request access to it
 RETIRED = "This product is retired: its outputs can no longer be read."
 UNREADABLE = "The source could not be read."
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+# Arrow's memory for masking and encoding comes from malloc, which hands freed batches back at once; the default
+# (mimalloc) keeps them in its arenas, 20 MB more at the peak of a 1M-row download (bench/delivery).
+POOL = pa.system_memory_pool()
 
 
 class DeliveryError(Exception):
@@ -263,7 +270,7 @@ class RowStream:
         try:
             if self.plan.no_rows:
                 return
-            source = open_source(self.plan.output)
+            source = open_source(self.plan.output, SOURCE_THREADS, SOURCE_MEMORY_LIMIT)
             selection = self.plan.selection(self.limit, self.offset)
             _, batches = source.record_batches(selection, BATCH_ROWS, self.plan.arrow_types())
             for batch in batches:
@@ -292,7 +299,7 @@ def count_rows(read_plan: ReadPlan) -> int:
     if read_plan.no_rows:
         return 0
     try:
-        source = open_source(read_plan.output)
+        source = open_source(read_plan.output, SOURCE_THREADS, SOURCE_MEMORY_LIMIT)
     except READ_ERRORS as exc:
         logger.warning("Cannot open %s for delivery: %s", read_plan.output, type(exc).__name__)
         raise DeliveryError() from None
@@ -345,9 +352,9 @@ def mask_batch(batch: pa.RecordBatch, methods: dict[str, str], columns: list[Out
 
 def mask_array(array: pa.Array, method: str, data_type: str | None) -> pa.Array:
     if method == MaskingMethod.REDACT:
-        return pa.array([masking.REDACTED] * len(array), type=pa.string())
+        return pa.array([masking.REDACTED] * len(array), type=pa.string(), memory_pool=POOL)
     if method == MaskingMethod.NULL:
-        return pa.nulls(len(array), type=pa.string())
+        return pa.nulls(len(array), type=pa.string(), memory_pool=POOL)
     if method == MaskingMethod.HASH:
         return by_distinct_values(array, keyed_hasher())
     if method == MaskingMethod.PARTIAL:
@@ -363,7 +370,8 @@ def keyed_hasher():
         if value is None:
             return None
         mac = base.copy()
-        mac.update(masking.canonical(value).encode())
+        # Text is its own canonical form: skip canonical()'s type checks, a third of the cost.
+        mac.update((value if isinstance(value, str) else masking.canonical(value)).encode())
         return masking.HASH_PREFIX + mac.hexdigest()[: masking.HASH_DIGITS]
 
     return hashed
@@ -371,30 +379,36 @@ def keyed_hasher():
 
 def by_distinct_values(array: pa.Array, function) -> pa.Array:
     """``function`` applied to each distinct value once, then spread back over the rows."""
-    encoded = pc.dictionary_encode(array)
+    encoded = pc.dictionary_encode(array, memory_pool=POOL)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    dictionary = pa.array([function(value) for value in encoded.dictionary.to_pylist()], type=pa.string())
-    return dictionary.take(encoded.indices)
+    masked = [function(value) for value in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(masked, type=pa.string(), memory_pool=POOL), encoded.indices, memory_pool=POOL)
 
 
 # ``masking.partial`` in Arrow: an email keeps its first character and the domain after its last "@"; other
 # text of four characters or more keeps its first and last; shorter text, and anything not text, is redacted.
-EMAIL = r"(?s)^(.?).*@([^@]*)$"
-LONG_TEXT = r"(?s)^(.).*(.)$"
 
 
 def partial_array(array: pa.Array, data_type: str | None) -> pa.Array:
-    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-        return pc.if_else(pc.is_null(array), pa.scalar(None, pa.string()), masking.REDACTED)
-    if data_type not in (None, DataType.STRING):
-        return pc.if_else(pc.is_null(array), pa.scalar(None, pa.string()), masking.REDACTED)
-    array = array.cast(pa.string())
-    email = pc.replace_substring_regex(array, EMAIL, r"\1" + masking.REDACTED + r"@\2")
-    long_text = pc.replace_substring_regex(array, LONG_TEXT, r"\1" + masking.REDACTED + r"\2")
-    is_email = pc.match_substring(array, "@")
-    is_long = pc.greater_equal(pc.utf8_length(array), 4)
-    return pc.if_else(is_email, email, pc.if_else(is_long, long_text, masking.REDACTED))
+    text = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+    if not text or data_type not in (None, DataType.STRING):
+        return pc.if_else(pc.is_null(array), pa.scalar(None, pa.string()), masking.REDACTED, memory_pool=POOL)
+    array = array.cast(pa.string(), memory_pool=POOL)
+    is_email = pc.match_substring(array, "@", memory_pool=POOL)
+    # Split every row in two at its last "@" (a row without one stands in as "@"; its result is discarded
+    # below), then take the halves from the flattened list (4x faster than list_element).
+    stand_in = pc.if_else(pc.fill_null(is_email, False), array, "@", memory_pool=POOL)
+    halves = pc.list_flatten(pc.split_pattern(stand_in, "@", max_splits=1, reverse=True, memory_pool=POOL))
+    local, domain = halves[0::2], halves[1::2]
+    initial = pc.utf8_slice_codeunits(local, 0, 1, memory_pool=POOL)
+    email = pc.binary_join_element_wise(initial, domain, masking.REDACTED + "@", memory_pool=POOL)
+    first = pc.utf8_slice_codeunits(array, 0, 1, memory_pool=POOL)
+    last = pc.utf8_slice_codeunits(array, -1, memory_pool=POOL)
+    long_text = pc.binary_join_element_wise(first, last, masking.REDACTED, memory_pool=POOL)
+    is_long = pc.greater_equal(pc.utf8_length(array, memory_pool=POOL), 4, memory_pool=POOL)
+    otherwise = pc.if_else(is_long, long_text, masking.REDACTED, memory_pool=POOL)
+    return pc.if_else(is_email, email, otherwise, memory_pool=POOL)
 
 
 # --- Encoding a stream: CSV and Parquet, a batch at a time -----------------------------------
@@ -445,12 +459,24 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         raise DeliveryError() from None
 
 
-def spreadsheet_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Text cells that would start a formula are neutralised; numbers (even negative) are left as they are."""
+UTC_NAMES = {"UTC", "Etc/UTC", "+00:00", "Z"}
+
+
+def csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Text cells that would start a formula are neutralised (numbers, even negative, are left as they are);
+    UTC timestamps are written as Arrow writes them, but without its per-value time-zone conversion (30x faster)."""
     for index, column in enumerate(batch.schema):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            batch = batch.set_column(index, column.name, safe_text_array(batch.column(index)))
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            batch = batch.set_column(index, column.name, safe_text_array(batch.column(index), POOL))
+        elif pa.types.is_timestamp(kind) and kind.tz in UTC_NAMES:
+            naive = batch.column(index).view(pa.timestamp(kind.unit)).cast(pa.string(), memory_pool=POOL)
+            batch = batch.set_column(index, column.name, pc.binary_join_element_wise(naive, "Z", "", memory_pool=POOL))
     return batch
+
+
+def csv_writer(sink: Drain, schema: pa.Schema) -> pa_csv.CSVWriter:
+    return pa_csv.CSVWriter(pa.PythonFile(sink, mode="w"), schema, write_options=CSV_OPTIONS, memory_pool=POOL)
 
 
 def csv_chunks(stream: RowStream) -> Iterator[bytes]:
@@ -458,14 +484,18 @@ def csv_chunks(stream: RowStream) -> Iterator[bytes]:
     sink, writer, schema = Drain(), None, None
     try:
         for batch in stream:
-            batch = spreadsheet_safe(batch)
+            batch = csv_ready(batch)
             if writer is None:
                 schema = batch.schema
-                writer = pa_csv.CSVWriter(pa.PythonFile(sink, mode="w"), schema, write_options=CSV_OPTIONS)
+                writer = pa_csv.CSVWriter(
+                    pa.PythonFile(sink, mode="w"), schema, write_options=CSV_OPTIONS, memory_pool=POOL
+                )
             writer.write_batch(conform(batch, schema))
             yield sink.take()
         if writer is None:  # no rows: the header alone
-            writer = pa_csv.CSVWriter(pa.PythonFile(sink, mode="w"), stream.schema, write_options=CSV_OPTIONS)
+            writer = pa_csv.CSVWriter(
+                pa.PythonFile(sink, mode="w"), stream.schema, write_options=CSV_OPTIONS, memory_pool=POOL
+            )
         writer.close()
         yield sink.take()
     finally:

@@ -205,8 +205,10 @@ class FileSource(Source):
     # of the key on its own costs (bench/quality: 10M rows, 0.5 s of 1.7 s).
     groups_repeated_keys = True
 
-    def __init__(self, output: Output) -> None:
+    def __init__(self, output: Output, threads: int | None = None, memory_limit: str = "") -> None:
         super().__init__()
+        self.threads = threads or int(settings.LODESTAR_CHECK_THREADS)
+        self.memory_limit = memory_limit or settings.LODESTAR_CHECK_MEMORY_LIMIT
         try:
             path = resolve_data_path(output.path)
         except ValidationError as exc:
@@ -222,8 +224,8 @@ class FileSource(Source):
         spill = Path(tempfile.gettempdir()) / "lodestar-duckdb"
         spill.mkdir(exist_ok=True)
         for statement in (
-            f"SET memory_limit = {sql_literal(settings.LODESTAR_CHECK_MEMORY_LIMIT)}",
-            f"SET threads = {int(settings.LODESTAR_CHECK_THREADS)}",
+            f"SET memory_limit = {sql_literal(self.memory_limit)}",
+            f"SET threads = {self.threads}",
             "SET TimeZone = 'UTC'",
             f"SET temp_directory = {sql_literal(str(spill))}",
             f"SET allowed_directories = [{sql_literal(str(spill))}]",
@@ -440,11 +442,13 @@ def rows_to_batch(rows: list, schema: pyarrow.Schema) -> pyarrow.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=schema.names)
 
 
-def open_source(output: Output) -> Source:
+def open_source(output: Output, threads: int | None = None, memory_limit: str = "") -> Source:
+    """The output's source, opened. For a file, ``threads`` and ``memory_limit`` cap DuckDB's (by default
+    LODESTAR_CHECK_THREADS and LODESTAR_CHECK_MEMORY_LIMIT); beyond its memory limit DuckDB spills to disk."""
     if output.kind == OutputKind.FILE:
         if output.format not in FileSource.READERS:
             raise SourceError(f"A file output is Parquet or CSV, not {output.format}.")
-        return FileSource(output)
+        return FileSource(output, threads, memory_limit)
     if output.connection_id is None:
         raise SourceError("The table output has no connection.")
     return TableSource(output)

@@ -20,11 +20,12 @@ def safe_cell(text: str) -> str:
     return ESCAPE + text if text.startswith(FORMULA_STARTS) else text
 
 
-def safe_text_array(array: pyarrow.Array) -> pyarrow.Array:
+def safe_text_array(array: pyarrow.Array, memory_pool: pyarrow.MemoryPool | None = None) -> pyarrow.Array:
     """A text column with ``safe_cell`` applied to every value, at Arrow speed (nulls stay null)."""
     import pyarrow.compute as pc
 
-    risky = pc.match_substring_regex(array, FORMULA_PATTERN)
+    risky = pc.match_substring_regex(array, FORMULA_PATTERN, memory_pool=memory_pool)
     if not pc.any(risky).as_py():
         return array
-    return pc.if_else(risky, pc.binary_join_element_wise(ESCAPE, array, ""), array)
+    escaped = pc.binary_join_element_wise(ESCAPE, array, "", memory_pool=memory_pool)
+    return pc.if_else(risky, escaped, array, memory_pool=memory_pool)
