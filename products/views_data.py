@@ -34,7 +34,11 @@ class OutputView(View):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.output = output_or_404(request, kwargs["slug"], kwargs["name"])
         self.product = self.output.product
+        self.check_access(request)
         return super().dispatch(request, *args, **kwargs)
+
+    def check_access(self, request: HttpRequest) -> None:
+        """Reading paths leave it to ``products.delivery``; an editor refuses here."""
 
 
 # --- The preview ----------------------------------------------------------------------------
@@ -114,12 +118,9 @@ class RowFilterEditView(OutputView):
 
     template_name = "products/rowfilter_form.html"
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        self.output = output_or_404(request, kwargs["slug"], kwargs["name"])
-        self.product = self.output.product
+    def check_access(self, request: HttpRequest) -> None:
         if not policy.can_manage_access(request.user, self.output):
             raise PermissionDenied("Only those who manage access to this product edit its row filters.")
-        return super(OutputView, self).dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return self.render(RowFilterFormSet(output=self.output))

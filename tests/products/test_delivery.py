@@ -272,7 +272,7 @@ def test_parquet_download_round_trips(client, alice, sales):
 @pytest.mark.parametrize(
     "key", ["", "short-key", "k" * 64, "a-key-longer-than-sha256s-block-of-64-bytes-is-hashed-first-by-hmac"]
 )
-def test_text_hashed_in_duckdb_equals_keyed_hash_under_any_key(settings, key):
+def test_batch_hashing_equals_keyed_hash_under_any_key(settings, key):
     settings.LODESTAR_MASKING_KEY = key
     got = delivery.mask_array(pa.array(TRICKY, pa.string()), "hash", "string").to_pylist()
     assert got == [mask_value(value, "hash") for value in TRICKY]
