@@ -91,3 +91,13 @@ BENCH_DELIVERY_ARGS ?=
 .PHONY: bench-delivery
 bench-delivery: install
 	$(PY) bench/delivery/bench_download.py $(BENCH_DELIVERY_ARGS)
+
+#   make bench-access  listing the outputs a user with 1,000 grants may read among 100,000 (needs PostgreSQL)
+# make bench-access: e.g. BENCH_ACCESS_ARGS="--rebuild --requests 500". The dataset is kept in the
+# lodestar_bench_access database; the table goes to bench/results/access.md.
+BENCH_ACCESS_ARGS ?=
+BENCH_ACCESS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lodestar_bench_access
+
+.PHONY: bench-access
+bench-access: install
+	DATABASE_URL=$(BENCH_ACCESS_DATABASE_URL) $(PY) bench/access/bench_readable.py $(BENCH_ACCESS_ARGS)
