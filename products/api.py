@@ -323,7 +323,7 @@ class OutputViewSet(RestrictedModelViewSet):
             response = StreamingHttpResponse(delivery.csv_chunks(stream), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{output.product.slug}-{output.name}.csv"'
             return response
-        return Response(self.data_page(read_plan, limit, offset))
+        return Response(self.data_page(delivery.in_key_order(read_plan), limit, offset))
 
     def data_page(self, read_plan: delivery.ReadPlan, limit: int, offset: int) -> dict:
         try:

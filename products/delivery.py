@@ -39,7 +39,7 @@ from access import audit, masking, policy
 from access.models import AuditAction
 from utilities.spreadsheet import safe_text_array
 
-from .choices import DataType, MaskingMethod, Status
+from .choices import ColumnRole, DataType, MaskingMethod, Status
 from .models import Output, OutputColumn, RowFilter
 from .sources import ARROW_TYPES, READ_ERRORS, Selection, open_source
 
@@ -144,6 +144,24 @@ def plan(user, output: Output, *, columns=None, sort=None, filters=None) -> Read
         filters=parse_filters(filters, by_name, methods),
         order=parse_sort(sort, by_name, methods),
     )
+
+
+def in_key_order(read_plan: ReadPlan) -> ReadPlan:
+    """A plan with no sort, ordered by the output's key columns, so that pages by offset are stable.
+
+    SQL promises no order without ORDER BY, and a database may return the same rows in another
+    order next time, so page 2 could repeat or skip rows of page 1. Key columns masked for the
+    reader are left out: their order would tell their values.
+    """
+    if read_plan.order:
+        return read_plan
+    masked = masked_columns(list(read_plan.output.columns.all())) if read_plan.level == policy.MASKED else {}
+    read_plan.order = [
+        (column.name, False)
+        for column in read_plan.output.columns.all()
+        if column.role == ColumnRole.KEY and column.name not in masked
+    ]
+    return read_plan
 
 
 def read_level_or_refuse(user, output: Output) -> str:
