@@ -85,7 +85,8 @@ def number(value: Any, what: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise CannotMeasure(f"Expected a number for the {what}, got {value!r}.") from None
+        # The value's type only, never the value: a custom query may return a row's personal data.
+        raise CannotMeasure(f"Expected a number for the {what}, got {type(value).__name__} instead.") from None
 
 
 def rows_where(source: Source, condition: str) -> str:

@@ -142,3 +142,12 @@ def test_custom_sql_on_a_file_cannot_read_other_files(known_output):
     [result] = run_checks_for_output(known_output)
     assert result.status == "error"
     assert "disabled by configuration" in result.error
+
+
+def test_a_custom_query_returning_text_is_an_error_that_does_not_repeat_the_text(known_output):
+    sql = "SELECT MAX(email) FROM {table}"
+    check = Check.objects.create(output=known_output, name="odd", check_type="custom_sql", params={"sql": sql})
+    [result] = run_checks_for_output(known_output, [check])
+    assert result.status == "error"
+    assert "got str instead" in result.error
+    assert "@x.com" not in result.error  # the known rows' emails end so
