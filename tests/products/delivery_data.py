@@ -12,21 +12,17 @@ Expected rows are computed from the file by SQL (DuckDB) in the tests, never by 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 import pandas as pd
 import psycopg
 import pytest
-from django.db import connection as django_connection
 
 from products import choices
 from products.demo.datasets import CANARY_EMAIL, CANARY_PHONE
-from products.models import Connection
 from tests import factories
+from tests.scratch_databases import make_connection, pg_scratch  # noqa: F401 (pg_scratch: a fixture)
 
 EMAILS = [
     "ann@example.com", CANARY_EMAIL, "=cmd|' /C calc'!A0", "dan@example.org", "eve@example.net", "fay@example.com",
@@ -66,33 +62,6 @@ def add_schema(output) -> None:
         )  # fmt: skip
 
 
-def make_connection(name: str, url: str) -> Connection:
-    connection = Connection(name=name)
-    connection.set_url(url)
-    connection.save()
-    return connection
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.split(":", 1)[0] in {"postgres", "postgresql"} else None
-
-
-@pytest.fixture
-def pg_schema(db):
-    """A scratch schema in the test database, made and dropped outside the test's transaction."""
-    url = postgres_url()
-    if url is None:
-        pytest.skip("DATABASE_URL does not point at PostgreSQL")
-    test_url = urlunsplit(urlsplit(url)._replace(path="/" + django_connection.settings_dict["NAME"]))
-    schema = f"scratch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(test_url, autocommit=True) as db_conn:
-        db_conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield test_url, schema
-    with psycopg.connect(test_url, autocommit=True) as db_conn:
-        db_conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def write_table(frame: pd.DataFrame, execute, placeholder: str, table: str) -> None:
     execute(f"CREATE TABLE {table} (order_id bigint, email text, phone text, region text, amount double precision)")
     marks = ", ".join([placeholder] * 5)
@@ -118,7 +87,7 @@ def sales_output(request, product, data_root, backend: str, name: str = "sales")
             product=product, name=name, kind="table", format="table", path="", connection=connection, table=name
         )
     else:
-        url, schema = request.getfixturevalue("pg_schema")
+        url, schema = request.getfixturevalue("pg_scratch")
         with psycopg.connect(url, autocommit=True) as db_conn:
             write_table(frame, db_conn.execute, "%s", f'"{schema}".{name}')
         connection = make_connection(f"scratch-{name}", url)

@@ -24,7 +24,7 @@ from tests.products.delivery_data import ground_truth
 pytestmark = pytest.mark.django_db
 # The shared fixtures (tests/products/delivery_data.py), made visible to this module's tests.
 any_sales = delivery_data.any_sales
-pg_schema = delivery_data.pg_schema
+pg_scratch = delivery_data.pg_scratch
 sales = delivery_data.sales
 
 

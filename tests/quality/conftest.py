@@ -16,20 +16,16 @@ amount < 0: 1 · amount > 100: 1 · status not in (ok, late): 1 · newest ts 10 
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import psycopg
 import pytest
-from django.db import connection as django_connection
 
 from products import choices
-from products.models import Connection
 from tests import factories
+from tests.scratch_databases import make_connection, pg_scratch, postgres_url  # noqa: F401 (pg_scratch: a fixture)
 
 HOURS_AGO = [30, 20, 15, 12, 11, 10]
 COLUMNS = [
@@ -54,23 +50,11 @@ def known_frame(now: datetime) -> pd.DataFrame:
     )
 
 
-def postgres_url() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.split(":", 1)[0] in {"postgres", "postgresql"} else None
-
-
 def add_schema(output, columns=COLUMNS) -> None:
     for order, (name, data_type, role, classification) in enumerate(columns):
         factories.OutputColumnFactory(
             output=output, name=name, data_type=data_type, role=role, classification=classification, order=order
         )
-
-
-def make_connection(name: str, url: str) -> Connection:
-    connection = Connection(name=name)
-    connection.set_url(url)
-    connection.save()
-    return connection
 
 
 def write_sqlite(path, frame: pd.DataFrame, table: str = "known") -> None:
@@ -92,22 +76,6 @@ def write_sqlite(path, frame: pd.DataFrame, table: str = "known") -> None:
 @pytest.fixture
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def pg_scratch(db):
-    """A scratch schema in the test database, made and dropped outside the test's transaction."""
-    url = postgres_url()
-    if url is None:
-        pytest.skip("DATABASE_URL does not point at PostgreSQL (CI sets it; locally: DATABASE_URL=postgres://…)")
-    parts = urlsplit(url)
-    test_url = urlunsplit(parts._replace(path="/" + django_connection.settings_dict["NAME"]))
-    schema = f"scratch_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(test_url, autocommit=True) as db_conn:
-        db_conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield test_url, schema
-    with psycopg.connect(test_url, autocommit=True) as db_conn:
-        db_conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def write_postgres(url: str, schema: str, frame: pd.DataFrame) -> None:
