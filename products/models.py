@@ -246,6 +246,22 @@ class DataProduct(models.Model):
     auto_resolve_incidents = models.BooleanField(
         default=False, help_text="A passing run of a check resolves the check's open incident."
     )
+    # Lifecycle: a deprecated product names the day it stops and, if there is one, its successor.
+    sunset_date = models.DateField(
+        null=True, blank=True, help_text="When a deprecated product will be retired (required to deprecate)."
+    )
+    replaced_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replaces",
+        help_text="The product consumers should move to.",
+    )
+    review_changes = models.BooleanField(
+        default=False,
+        help_text="Once published, stewards' changes go to the owner for review instead of applying at once.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     # What keyword search reads: one lower-case column, kept by the database itself and, on
@@ -285,12 +301,19 @@ class DataProduct(models.Model):
         return reverse("products:detail", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
+        self._clean_lifecycle()
         if self.north_star_id is not None:
             kpi = self.north_star
             if kpi.product_id != self.pk:
                 raise ValidationError({"north_star": "The north-star KPI must belong to this product."})
             if kpi.level != KPILevel.NORTH_STAR:
                 raise ValidationError({"north_star": "The north-star KPI must have the level 'north star'."})
+
+    def _clean_lifecycle(self) -> None:
+        if self.status == Status.DEPRECATED and self.sunset_date is None:
+            raise ValidationError({"sunset_date": "A deprecated product needs a sunset date."})
+        if self.replaced_by_id is not None and self.replaced_by_id == self.pk:
+            raise ValidationError({"replaced_by": "A product cannot replace itself."})
 
     def upstream_products(self) -> set[int]:
         """Ids of every product this one reads from, directly or through others."""
@@ -655,6 +678,11 @@ class ProductInput(ProductPart):
         max_length=200, blank=True, validators=[no_nul], help_text="For an external source, e.g. 'Shopify orders API'."
     )
     description = text_field()
+    columns = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The upstream output's columns this product reads: what breaks when they change.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -683,10 +711,21 @@ class ProductInput(ProductPart):
                 raise ValidationError({"external_name": "Name the external source."})
             if self.source_output_id:
                 raise ValidationError({"source_output": "An external input has no product output."})
+            if self.columns:
+                raise ValidationError({"columns": "Columns are named for an upstream output only."})
             return
         if not self.source_output_id:
             raise ValidationError({"source_output": "Choose the upstream output this product reads."})
         self._check_no_cycle()
+        self._check_columns()
+
+    def _check_columns(self) -> None:
+        if not isinstance(self.columns, list) or not all(isinstance(name, str) for name in self.columns):
+            raise ValidationError({"columns": "List the column names this product reads."})
+        known = set(self.source_output.columns.values_list("name", flat=True))
+        unknown = [name for name in self.columns if name not in known]
+        if unknown:
+            raise ValidationError({"columns": f"{self.source_output} has no column {', '.join(unknown)}."})
 
     def _check_no_cycle(self) -> None:
         source_product_id = self.source_output.product_id
