@@ -39,6 +39,7 @@ class AuditAction(models.TextChoices):
     MANAGER_ADDED = "manager_added", "Access manager added"
     MANAGER_REMOVED = "manager_removed", "Access manager removed"
     DATA_READ = "data_read", "Data read"
+    LIFECYCLE_CHANGED = "lifecycle_changed", "Lifecycle changed"
 
 
 class AppendOnly(Exception):
