@@ -7,6 +7,7 @@ only say which queryset, serializer and filters each endpoint uses.
 import math
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import StreamingHttpResponse
@@ -24,10 +25,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from access import policy
 from access.api import ReadOnlyViewSet, ReferenceDataViewSet, RestrictedModelViewSet
 from utilities.api import SLUG_URL_PATTERN
 
-from . import delivery, filters, serializers
+from . import delivery, filters, lifecycle, lineage, serializers
 from .models import (
     KPI,
     SLO,
@@ -64,6 +66,72 @@ SPEC_PREFETCHES = [
 ]
 
 
+LINEAGE_GRAPH = inline_serializer(
+    "LineageGraph",
+    {
+        "product": drf_serializers.SlugField(),
+        "nodes": inline_serializer(
+            "LineageNode",
+            {
+                "id": drf_serializers.CharField(help_text="product:<slug>, output:<id> or external:<name>"),
+                "kind": drf_serializers.ChoiceField(choices=[lineage.PRODUCT, lineage.OUTPUT, lineage.EXTERNAL]),
+                "name": drf_serializers.CharField(),
+                "depth": drf_serializers.IntegerField(help_text="0 for the product, negative upstream."),
+                "slug": drf_serializers.SlugField(required=False, help_text="Products only."),
+                "status": drf_serializers.CharField(required=False, help_text="Products only."),
+                "url": drf_serializers.CharField(required=False, help_text="Products only: the page."),
+                "output_id": drf_serializers.IntegerField(required=False, help_text="Outputs only."),
+                "product": drf_serializers.SlugField(required=False, help_text="Outputs only: the product's slug."),
+            },
+            many=True,
+        ),
+        "edges": inline_serializer(
+            "LineageEdge",
+            {
+                "from": drf_serializers.CharField(),
+                "to": drf_serializers.CharField(),
+                "kind": drf_serializers.ChoiceField(choices=[lineage.PRODUCES, lineage.READS]),
+            },
+            many=True,
+        ),
+        "hidden": drf_serializers.IntegerField(help_text="Products left out because you may not see them."),
+    },
+)
+OUTPUT_IMPACT = inline_serializer(
+    "OutputImpact",
+    {
+        "output": inline_serializer(
+            "OutputReference",
+            {
+                "id": drf_serializers.IntegerField(),
+                "name": drf_serializers.CharField(),
+                "product": drf_serializers.SlugField(),
+            },
+        ),
+        "readers": inline_serializer(
+            "OutputReader",
+            {
+                "product": drf_serializers.SlugField(),
+                "name": drf_serializers.CharField(),
+                "status": drf_serializers.CharField(),
+                "owner": inline_serializer(
+                    "ReaderOwner",
+                    {
+                        "username": drf_serializers.CharField(),
+                        "name": drf_serializers.CharField(),
+                        "email": drf_serializers.EmailField(),
+                    },
+                ),
+                "columns": drf_serializers.ListField(child=drf_serializers.CharField()),
+                "all_columns": drf_serializers.BooleanField(help_text="No columns declared: assume it reads all."),
+            },
+            many=True,
+        ),
+        "hidden": drf_serializers.IntegerField(help_text="Reading products you may not see."),
+    },
+)
+
+
 @extend_schema(tags=["products"])
 @extend_schema_view(
     list=extend_schema(summary="Search and list the products you may see"),
@@ -97,12 +165,74 @@ class DataProductViewSet(RestrictedModelViewSet):
         self.save_within_reach(serializer, check_reach=owner == serializer.instance.owner)
 
     def get_queryset(self) -> QuerySet:
+        if self.action in ("lineage", "lifecycle"):
+            return super().get_queryset().select_related("owner", "replaced_by").prefetch_related("outputs")
         queryset = super().get_queryset().select_related("domain", "owner").prefetch_related(*CARD_PREFETCHES)
         if self.action == "list":
             return queryset.defer("vision", "search_text")
         if self.action == "destroy":
             return queryset
         return queryset.select_related("north_star").prefetch_related(*SPEC_PREFETCHES)
+
+    @extend_schema(
+        summary="The product's lineage: its sources upstream and its readers downstream",
+        description=(
+            "Nodes (products, outputs, external sources) and edges (`produces`: a product to its output; "
+            "`reads`: an output or external source to the product reading it), to `depth` steps up, down or both. "
+            "Products you may not see are left out and counted in `hidden`; the walk does not go past them."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "depth", int, description=f"Steps from the product, 1 to {lineage.MAX_DEPTH} (default 2)."
+            ),
+            OpenApiParameter("direction", str, enum=list(lineage.DIRECTIONS), description="Default: both."),
+        ],
+        responses={
+            200: LINEAGE_GRAPH,
+            400: OpenApiResponse(description="depth or direction is not valid; the error names it."),
+            404: OpenApiResponse(description="No such product, or one you may not see."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="lineage")
+    def lineage(self, request, slug=None):
+        product = self.get_object()
+        try:
+            depth, direction = lineage.parse_params(request.query_params)
+        except ValueError as exc:
+            name, message = exc.args
+            raise exceptions.ValidationError({name: [message]}) from None
+        return Response(lineage.build(product, request.user, depth, direction).as_dict())
+
+    @extend_schema(
+        summary="Move the product along its lifecycle (publish, deprecate, retire, undo a deprecation)",
+        description=(
+            "draft → published → deprecated → retired; deprecated → published undoes a deprecation; retired is "
+            "final. Deprecating needs `sunset_date` (today or later) and may name `replaced_by`. Whoever may change "
+            "the product may move it; only its owner or an admin retires it. Deprecating or retiring emails the "
+            "owners of the products that read its outputs."
+        ),
+        request=serializers.LifecycleSerializer,
+        responses={
+            200: serializers.DataProductSerializer,
+            400: OpenApiResponse(description="The move is not allowed or a field is not valid; the error names it."),
+            403: OpenApiResponse(description="You may see the product but not make this move."),
+            404: OpenApiResponse(description="No such product, or one you may not see."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="lifecycle")
+    def lifecycle(self, request, slug=None):
+        product = self.get_object()
+        policy.require(request.user, policy.CHANGE, product)
+        given = serializers.LifecycleSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        try:
+            lifecycle.change_status(product, by=request.user, **given.validated_data)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
+        answer = serializers.DataProductSerializer(product, context=self.get_serializer_context())
+        return Response(answer.data)
 
 
 @extend_schema(tags=["domains"])
@@ -284,6 +414,15 @@ class OutputViewSet(RestrictedModelViewSet):
         if isinstance(response, Response) and isinstance(getattr(request, "accepted_renderer", None), CSVRenderer):
             request.accepted_renderer, request.accepted_media_type = renderers.JSONRenderer(), "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        summary="What breaks if this output changes: the products reading it, their owners and the columns read",
+        description="A reader with no columns declared (`all_columns`) is assumed to read every column.",
+        responses={200: OUTPUT_IMPACT, 404: OpenApiResponse(description="No such output, or one you may not see.")},
+    )
+    @action(detail=True, methods=["get"], url_path="impact")
+    def impact(self, request, pk=None):
+        return Response(lineage.impact_of_output(self.get_object(), request.user).as_dict())
 
     @extend_schema(
         summary="Read the output's rows (masked and row-filtered as the policy says)",

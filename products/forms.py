@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils.text import slugify
 
 from access import policy
 
-from . import choices
+from . import choices, lifecycle
+from .choices import Status
 from .models import (
     KPI,
     SLO,
@@ -157,6 +158,40 @@ class DataProductForm(PolicyFormMixin, forms.ModelForm):
         # ones who may delete it, so the same policy action decides.
         if not policy.can(self.user, policy.DELETE, self.instance):
             del self.fields["owner"]
+        self.limit_statuses()
+
+    def limit_statuses(self) -> None:
+        """Offer the moves the lifecycle allows the user (deprecating has its own page: it needs a date)."""
+        current = self.instance.status
+        allowed = [s for s in lifecycle.allowed_statuses(self.instance, self.user) if s != Status.DEPRECATED]
+        offered = {current, *allowed}
+        self.fields["status"].choices = [(value, label) for value, label in Status.choices if value in offered]
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if status == self.instance.status:
+            return status
+        if status == Status.DEPRECATED:
+            raise forms.ValidationError("Deprecate on the product's Lifecycle page, which asks for the sunset date.")
+        try:
+            lifecycle.check_transition(self.instance, status, self.user)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["status"]) from None
+        except PermissionDenied as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return status
+
+    def _post_clean(self) -> None:
+        # The model is checked with the status it has until change_status() moves it (in save()).
+        self.new_status = self.cleaned_data.pop("status", self.instance.status)
+        super()._post_clean()
+        self.cleaned_data["status"] = self.new_status
+
+    def save(self, commit: bool = True) -> DataProduct:
+        product = super().save(commit=commit)
+        if commit and self.new_status != product.status:
+            lifecycle.change_status(product, self.new_status, by=self.user)
+        return product
 
 
 class DataProductCreateForm(PolicyFormMixin, forms.ModelForm):
@@ -399,14 +434,40 @@ class SLOForm(PolicyFormMixin, forms.ModelForm):
         self.fields["kpi"].queryset = self.visible(KPI)
 
 
+class ColumnNamesField(forms.CharField):
+    """Column names typed as a comma-separated list; stored as a list of names."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        return list(dict.fromkeys(names))  # each once, in the order given
+
+    def validate(self, value) -> None:
+        if len(value) > 1000:
+            raise forms.ValidationError("Name at most 1000 columns.")
+        if any(len(name) > 100 or "\x00" in name for name in value):
+            raise forms.ValidationError("A column name is at most 100 characters, without NUL characters.")
+
+
 class ProductInputForm(PolicyFormMixin, forms.ModelForm):
+    columns = ColumnNamesField(
+        required=False,
+        label="Columns read",
+        help_text="The upstream output's columns this product reads, comma-separated. Empty: assume all of them.",
+    )
+
     class Meta:
         model = ProductInput
-        fields = ["kind", "source_output", "external_name", "description"]
+        fields = ["kind", "source_output", "external_name", "columns", "description"]
         widgets = {"description": forms.Textarea(attrs=SHORT_TEXT)}
         labels = {"source_output": "Upstream output"}
 
-    spans = {"source_output": 2}
+    spans = {"source_output": 2, "columns": 2}
 
     def restrict_choices(self) -> None:
         # Any output the user may see, of any other product: lineage is drawn across products.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.relations import ManyRelatedField
@@ -11,6 +12,8 @@ from access import policy
 from access.api import RestrictedPrimaryKeyRelatedField, RestrictedSlugRelatedField, ValidatedModelSerializer
 from utilities.api import SlugRelatedField
 
+from . import lifecycle
+from .choices import Status
 from .models import (
     KPI,
     SLO,
@@ -268,10 +271,16 @@ class ProductInputSerializer(ProductPartSerializer):
         allow_null=True,
         help_text="The upstream output as product.output; null for a product the reader may not see.",
     )
+    columns = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=1000,
+        help_text="The upstream output's columns this product reads; empty means not declared (assume all).",
+    )
 
     class Meta:
         model = ProductInput
-        fields = ["id", "product", "kind", "source_output", "source_name", "external_name", "description"]
+        fields = ["id", "product", "kind", "source_output", "source_name", "external_name", "columns", "description"]
         list_serializer_class = ProductInputListSerializer
 
     def to_representation(self, instance: ProductInput) -> dict:
@@ -339,10 +348,35 @@ class DataProductSerializer(ValidatedModelSerializer):
             raise serializers.ValidationError("Only the owner or an admin may hand the product to someone else.")
         return owner
 
+    def validate_status(self, status: str) -> str:
+        # A status change goes through the lifecycle's rules (products.lifecycle), applied in update().
+        if self.instance is None:
+            if status not in (Status.DRAFT, Status.PUBLISHED):
+                raise serializers.ValidationError("A new product starts as a draft or published.")
+            return status
+        if status == self.instance.status:
+            return status
+        if status == Status.DEPRECATED:
+            raise serializers.ValidationError(
+                "Deprecate through POST /api/v1/products/<slug>/lifecycle/, with the sunset date."
+            )
+        try:
+            lifecycle.check_transition(self.instance, status, self.context["request"].user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["status"]) from None
+        return status
+
     def validate(self, attrs: dict) -> dict:
         if self.instance is None:
             attrs.setdefault("owner", self.context["request"].user)
         return super().validate(attrs)
+
+    def update(self, instance: DataProduct, validated_data: dict) -> DataProduct:
+        status = validated_data.pop("status", instance.status)
+        instance = super().update(instance, validated_data)
+        if status != instance.status:
+            lifecycle.change_status(instance, status, by=self.context["request"].user)
+        return instance
 
 
 class DataProductDetailSerializer(DataProductSerializer):
@@ -382,3 +416,28 @@ class DataProductDetailSerializer(DataProductSerializer):
         user = self.context["request"].user
         visible = policy.restrict(product.downstream_products(), user, policy.VIEW)
         return list(visible.order_by("slug").values_list("slug", flat=True))
+
+
+# --- The lifecycle -------------------------------------------------------------------------
+
+
+class LifecycleSerializer(serializers.Serializer):
+    """A move in the product's lifecycle, applied by ``products.lifecycle.change_status``."""
+
+    status = serializers.ChoiceField(choices=Status.choices)
+    sunset_date = serializers.DateField(
+        required=False, allow_null=True, help_text="Required to deprecate: the day it will be retired."
+    )
+    replaced_by = RestrictedSlugRelatedField(
+        slug_field="slug",
+        queryset=DataProduct.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The slug of the product consumers should move to.",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def validate_note(self, note: str) -> str:
+        if "\x00" in note:
+            raise serializers.ValidationError("The note cannot hold a NUL character.")
+        return note
