@@ -1,0 +1,692 @@
+"""Writing spec documents back: one atomic upsert keyed by slug and natural keys.
+
+``import_documents`` runs every document of one invocation in one transaction: any error in
+any of them and nothing is written. An item is saved only when a value differs from what is
+stored, so importing the same document twice writes nothing (no audit events, no versions).
+Items the document no longer lists are deleted: the document is the whole spec. A dry run
+does all the same work and checks, then rolls back.
+
+Permissions come from ``access.policy``: change permission on an existing product, add
+permission for a new one; handing a product to another owner, custom SQL checks and
+connections follow the same rules as the forms and the API.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.db.models.deletion import ProtectedError
+
+from access import policy
+
+from .. import choices
+from ..models import KPI, SLO, Connection, DataProduct, Domain, Output, ProductInput, RowFilter, Tag, Team
+from . import fields as f
+from .loader import Document, Path, SpecError, SpecErrors
+
+MISSING = object()
+META, SPEC = ("metadata",), ("spec",)
+# Model field names that a document spells differently (references and renamed fields).
+DOC_KEYS = {"source_output": "output", "external_name": "external", "target_value": "target"}
+
+
+@dataclass
+class ProductChange:
+    slug: str
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    products: list[ProductChange]
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(product.lines for product in self.products)
+
+    def text(self) -> str:
+        out = []
+        for product in self.products:
+            out.append(f"{product.slug}: " + ("unchanged" if not product.lines else f"{len(product.lines)} change(s)"))
+            out += [f"  {line}" for line in product.lines]
+        if self.dry_run:
+            out.append("Dry run: nothing was written.")
+        return "\n".join(out) + "\n"
+
+
+def import_documents(documents: list[Document], *, user, dry_run: bool = False) -> ImportReport:
+    """Import every document in one transaction; raise ``SpecErrors`` (nothing written) on any error."""
+    errors = duplicate_slugs(documents)
+    report = ImportReport([], dry_run)
+    with transaction.atomic():
+        if not errors:
+            for document in upstream_first(documents):
+                importer = ProductImporter(document, user)
+                importer.run()
+                errors += importer.errors
+                report.products.append(ProductChange(document.slug, importer.lines))
+        if errors or dry_run:
+            transaction.set_rollback(True)
+    if errors:
+        raise SpecErrors(errors)
+    return report
+
+
+def duplicate_slugs(documents: list[Document]) -> list[SpecError]:
+    seen, errors = {}, []
+    for document in documents:
+        if document.slug in seen:
+            first = seen[document.slug]
+            message = f"the product {document.slug!r} is also in {first.source} (line {first.locate(('metadata',))[0]})"
+            errors.append(document.error(("metadata", "slug"), message))
+        seen.setdefault(document.slug, document)
+    return errors
+
+
+def upstream_first(documents: list[Document]) -> list[Document]:
+    """Documents ordered so that a product comes after the products whose outputs it reads."""
+    by_slug = {document.slug: document for document in documents}
+    ordered, placed = [], set()
+
+    def place(document: Document, path: tuple) -> None:
+        if document.slug in placed or document.slug in path:
+            return
+        for item in document.data.get("spec", {}).get("inputs", []):
+            upstream = str(item.get("output", "")).split("/")[0]
+            if upstream in by_slug:
+                place(by_slug[upstream], (*path, document.slug))
+        placed.add(document.slug)
+        ordered.append(document)
+
+    for document in documents:
+        place(document, ())
+    return ordered
+
+
+def shown(value) -> str:
+    """A value in a change line: short text quoted, long text summarised."""
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if isinstance(value, str) and (len(value) > 60 or "\n" in value):
+        return f"({len(value)} characters)"
+    return str(value)
+
+
+def stored_fields(model: type[models.Model]) -> list[models.Field]:
+    """The fields a document can change: no keys, timestamps or generated columns."""
+    return [
+        each
+        for each in model._meta.concrete_fields
+        if not each.primary_key
+        and not getattr(each, "auto_now", False)
+        and not getattr(each, "auto_now_add", False)
+        and not isinstance(each, models.GeneratedField)
+    ]
+
+
+def state(obj: models.Model) -> dict[str, object]:
+    """Each stored field's raw value (a related object's id)."""
+    return {each.name: getattr(obj, each.attname) for each in stored_fields(type(obj))}
+
+
+def shown_field(model: type[models.Model], name: str, raw) -> str:
+    """A stored value as a change line shows it: a related object by its name."""
+    model_field = model._meta.get_field(name)
+    if model_field.is_relation and raw is not None:
+        raw = model_field.related_model._default_manager.filter(pk=raw).first()
+    return shown(raw)
+
+
+def plain_json(value):
+    """YAML numbers load as decimals; JSON fields store them as the floats and ints JSON knows."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+    if isinstance(value, dict):
+        return {key: plain_json(each) for key, each in value.items()}
+    if isinstance(value, list):
+        return [plain_json(each) for each in value]
+    return value
+
+
+def positions(current: list[tuple[int | None, int | None]]) -> list[int]:
+    """``order`` values for items in document order, given each one's (order, pk) or (None, None) when new.
+
+    Existing items keep their values when those already sort the items in the document's order
+    (new items, whose ids come last, join the value before them); otherwise all are renumbered.
+    """
+    proposed, keys, previous = [], [], 0
+    for index, (order, pk) in enumerate(current):
+        value = order if order is not None else previous
+        proposed.append(value)
+        keys.append((value, pk if pk is not None else math.inf, index))
+        previous = value
+    in_order = all(a[:2] < b[:2] for a, b in zip(keys, keys[1:], strict=False))
+    return proposed if in_order else list(range(len(current)))
+
+
+class ProductImporter:
+    """Imports one document; collects every error it can find instead of stopping at the first."""
+
+    def __init__(self, document: Document, user) -> None:
+        self.document = document
+        self.user = user
+        self.meta = document.data["metadata"]
+        self.spec = document.data.get("spec") or {}
+        self.errors: list[SpecError] = []
+        self.lines: list[str] = []
+        self.deletions: list[tuple[str, models.Model]] = []
+        self.product: DataProduct | None = None
+
+    def fail(self, path: Path, message: str) -> None:
+        self.errors.append(self.document.error(path, message))
+
+    def run(self) -> None:
+        self.product = self.sync_product()
+        if self.product is None:
+            return
+        goals = self.sync_goals()
+        initiatives = self.sync_initiatives(goals)
+        hypotheses = self.sync_hypotheses(goals, initiatives)
+        self.sync_use_cases(hypotheses)
+        self.sync_usage_patterns()
+        outputs = self.sync_outputs()
+        self.sync_inputs()
+        kpis = self.sync_kpis(goals, outputs)
+        slos = self.sync_slos(kpis)
+        self.sync_checks_and_row_filters(outputs, slos)
+        self.delete_missing()
+        self.sync_north_star(kpis)
+
+    # --- Saving one item ----------------------------------------------------------------------
+
+    def save(self, part: f.Part, obj, values: dict, path: Path, label: str, refs: dict | None = None, prepare=None):
+        """Set ``obj``'s plain fields from ``values`` and its references; validate and save it only if it changed.
+
+        ``prepare(obj)`` fills what the model's own ``save`` would (a check's default operator), so an
+        unchanged item compares equal; it returns an error message when the user may not write it.
+        """
+        is_new = obj.pk is None
+        before = state(obj)
+        ok = self.assign(part, obj, values, path)
+        for name, value in (refs or {}).items():
+            setattr(obj, name, value)
+        if not ok:
+            return None
+        refused = prepare(obj) if prepare is not None else None
+        after = state(obj)
+        changed = [name for name in after if after[name] != before[name]]
+        if not is_new and not changed:
+            return obj
+        if refused:
+            self.fail(path, refused)
+            return None
+        if not self.full_clean(part, obj, path):
+            return None
+        obj.save()
+        changes = ", ".join(self.change_text(part, obj, name, before[name], after[name]) for name in changed)
+        self.lines.append(f"+ {label}" if is_new else f"~ {label}: {changes}")
+        return obj
+
+    def change_text(self, part: f.Part, obj, name: str, before, after) -> str:
+        model = type(obj)
+        return f"{self.key_of(part, name)} {shown_field(model, name, before)} → {shown_field(model, name, after)}"
+
+    def assign(self, part: f.Part, obj, values: dict, path: Path) -> bool:
+        ok = True
+        for key in part.fields:
+            model_field = part.model_field(key)
+            raw = values.get(key, MISSING)
+            try:
+                value = model_field.get_default() if raw is MISSING else model_field.to_python(raw)
+            except ValidationError as exc:
+                self.fail((*path, key), " ".join(exc.messages))
+                ok = False
+                continue
+            if isinstance(model_field, models.JSONField):
+                value = plain_json(value)
+            setattr(obj, model_field.attname, value)
+        return ok
+
+    def full_clean(self, part: f.Part, obj, path: Path) -> bool:
+        """The model's own validation, so errors read as the forms' do, each at its key's path."""
+        try:
+            obj.full_clean()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                where = path if name == NON_FIELD_ERRORS else self.path_of(part, name, path)
+                for message in messages:
+                    self.fail(where, message)
+            return False
+        return True
+
+    def key_of(self, part: f.Part, name: str) -> str:
+        attr_to_key = {attr: key for key, attr in part.fields.items()}
+        return attr_to_key.get(name) or DOC_KEYS.get(name, name)
+
+    def path_of(self, part: f.Part, name: str, path: Path) -> Path:
+        if part.model is DataProduct:
+            key = self.key_of(f.PRODUCT_METADATA, name)
+            return (*SPEC, key) if key in f.PRODUCT_SPEC.fields or key == "north_star" else (*META, key)
+        return (*path, self.key_of(part, name))
+
+    def set_many(self, obj, name: str, targets: list, label: str) -> None:
+        """Set a many-to-many field to ``targets`` if it differs."""
+        manager = getattr(obj, name)
+        current = list(manager.all())
+        if {each.pk for each in current} == {each.pk for each in targets}:
+            return
+        manager.set(targets)
+        names = lambda items: ", ".join(sorted(map(str, items))) or "(none)"  # noqa: E731
+        self.lines.append(f"~ {label}: {name} {names(current)} → {names(targets)}")
+
+    # --- Resolving names ----------------------------------------------------------------------
+
+    def find(self, queryset: models.QuerySet, path: Path, noun: str, **lookup):
+        """The one object ``lookup`` names, or an error naming the path."""
+        value = next(iter(lookup.values()))
+        obj = queryset.filter(**lookup).first()
+        if obj is None:
+            self.fail(path, f"no {noun} {value!r}")
+        return obj
+
+    def user_named(self, username: str, path: Path):
+        return self.find(get_user_model().objects.filter(is_active=True), path, "user", username=username)
+
+    def named_items(self, path: Path, names: list[str], known: dict, noun: str) -> list:
+        found = []
+        for index, name in enumerate(names):
+            if name in known and known[name] is not None:
+                found.append(known[name])
+            elif name not in known:
+                self.fail((*path, index), f"no {noun} {name!r} in this spec")
+        return found
+
+    # --- The product --------------------------------------------------------------------------
+
+    def sync_product(self) -> DataProduct | None:
+        slug = self.meta["slug"]
+        existing = DataProduct.objects.filter(slug=slug).first()
+        if not self.may_write(existing, slug):
+            return None
+        product = existing or DataProduct()
+        refs = self.product_refs(existing)
+        if refs is None:
+            return None
+        values = {**self.meta, **{key: self.spec[key] for key in f.PRODUCT_SPEC.fields if key in self.spec}}
+        part = f.Part("product", DataProduct, "slug", {**f.PRODUCT_METADATA.fields, **f.PRODUCT_SPEC.fields})
+        if existing is None:
+            refs["north_star"] = None
+        saved = self.save(part, product, values, META, f"product {slug!r}", refs)
+        if saved is None:
+            return None
+        self.product_people_and_labels(saved)
+        return saved
+
+    def may_write(self, existing: DataProduct | None, slug: str) -> bool:
+        if existing is not None and not policy.can(self.user, policy.CHANGE, existing):
+            self.fail((*META, "slug"), f"you may not change the product {slug!r}")
+            return False
+        if existing is None and not policy.can_add(self.user, DataProduct):
+            self.fail((*META, "slug"), f"you may not create products (there is no product {slug!r} yet)")
+            return False
+        return True
+
+    def product_refs(self, existing: DataProduct | None) -> dict | None:
+        errors = len(self.errors)
+        domain = self.find(Domain.objects.all(), (*META, "domain"), "domain", slug=self.meta["domain"])
+        owner = self.user_named(self.meta["owner"], (*META, "owner"))
+        replaced_by = None
+        if self.meta.get("replaced_by"):
+            visible = DataProduct.objects.restrict(self.user, policy.VIEW)
+            replaced_by = self.find(visible, (*META, "replaced_by"), "product", slug=self.meta["replaced_by"])
+        if owner is not None:
+            self.check_owner(existing, owner)
+        if len(self.errors) > errors:
+            return None
+        return {"domain": domain, "owner": owner, "replaced_by": replaced_by}
+
+    def check_owner(self, existing: DataProduct | None, owner) -> None:
+        """The API's rule: only the owner or an admin hands a product on; only admins create one for another."""
+        if existing is None and owner != self.user and not policy.has_model_perm(self.user, DataProduct, "change"):
+            self.fail((*META, "owner"), "only admins may create a product for someone else")
+        if existing is not None and owner.pk != existing.owner_id and not policy.can(self.user, "delete", existing):
+            self.fail((*META, "owner"), "only the owner or an admin may hand the product to someone else")
+
+    def product_people_and_labels(self, product: DataProduct) -> None:
+        label = f"product {product.slug!r}"
+        users = get_user_model().objects.filter(is_active=True)
+        lists = [
+            ("stewards", users, "username", "user"),
+            ("tags", Tag.objects.all(), "name", "tag"),
+            ("consumer_teams", Team.objects.all(), "slug", "team"),
+        ]
+        for key, queryset, lookup, noun in lists:
+            names = self.meta.get(key, [])
+            found = {getattr(obj, lookup): obj for obj in queryset.filter(**{f"{lookup}__in": names})}
+            for index, name in enumerate(names):
+                if name not in found:
+                    self.fail((*META, key, index), f"no {noun} {name!r}")
+            self.set_many(product, key, list(found.values()), label)
+
+    def sync_north_star(self, kpis: dict) -> None:
+        name = self.spec.get("north_star")
+        kpi = kpis.get(name) if name else None
+        if name and name not in kpis:
+            self.fail((*SPEC, "north_star"), f"no kpi {name!r} in this spec")
+        if self.errors or kpi is None and name:
+            return
+        product = self.product
+        if product.north_star_id == (kpi.pk if kpi else None):
+            return
+        before = shown(product.north_star.name if product.north_star_id else None)
+        product.north_star = kpi
+        if self.full_clean(f.PRODUCT_SPEC, product, SPEC):
+            product.save()
+            self.lines.append(f"~ product {product.slug!r}: north_star {before} → {shown(name)}")
+
+    # --- Lists of items -----------------------------------------------------------------------
+
+    def items(self, key: str, part: f.Part, path: Path = SPEC, data: dict | None = None) -> list[tuple[Path, dict]]:
+        """The items of one list with their paths; a second item with the same key is an error."""
+        result, seen = [], {}
+        for index, item in enumerate((data if data is not None else self.spec).get(key, [])):
+            item_path = (*path, key, index)
+            name = item[part.key]
+            if name in seen:
+                self.fail((*item_path, part.key), f"a second {part.noun} {name!r} (the first is at index {seen[name]})")
+                continue
+            seen[name] = index
+            result.append((item_path, item))
+        return result
+
+    def sync_list(self, key, part, existing, label, refs=None, ordered=False, path=SPEC, data=None, parent=None,
+                  prepare=None):  # fmt: skip
+        """Upsert one list of items by natural key; those left out are deleted at the end. Returns key → object."""
+        entries = self.items(key, part, path, data)
+        current = {getattr(obj, part.fields[part.key]): obj for obj in existing}
+        if ordered:
+            found = [current.get(item[part.key]) for _, item in entries]
+            orders = positions([(obj.order, obj.pk) if obj else (None, None) for obj in found])
+        result = {}
+        for index, (item_path, item) in enumerate(entries):
+            name = item[part.key]
+            obj = current.get(name) or part.model(**(parent or {}))
+            if ordered:
+                obj.order = orders[index]
+            item_refs = refs(item_path, item) if refs else {}
+            if item_refs is None:
+                result[name] = None
+                continue
+            m2m = item_refs.pop("_many", {})
+            saved = self.save(part, obj, item, item_path, f"{label} {name!r}", item_refs, prepare)
+            result[name] = saved
+            for attr, targets in m2m.items():
+                if saved is not None:
+                    self.set_many(saved, attr, targets, f"{label} {name!r}")
+        listed = {item[part.key] for _, item in entries}
+        self.deletions += [(f"{label} {name!r}", obj) for name, obj in current.items() if name not in listed]
+        return result
+
+    def sync_goals(self) -> dict:
+        goals = self.product.goals.all()
+        return self.sync_list("goals", f.GOAL, goals, "goal", ordered=True, parent={"product": self.product})
+
+    def sync_initiatives(self, goals: dict) -> dict:
+        def refs(path, item):
+            return {"_many": {"goals": self.named_items((*path, "goals"), item.get("goals", []), goals, "goal")}}
+
+        existing = self.product.initiatives.all()
+        return self.sync_list(
+            "initiatives", f.INITIATIVE, existing, "initiative", refs, ordered=True, parent={"product": self.product}
+        )
+
+    def sync_hypotheses(self, goals: dict, initiatives: dict) -> dict:
+        def refs(path, item):
+            errors = len(self.errors)
+            goal = self.named_items((*path, "goal"), [item["goal"]], goals, "goal")
+            initiative = self.named_items((*path, "initiative"), [item["initiative"]], initiatives, "initiative")
+            if len(self.errors) > errors or not goal or not initiative:
+                return None
+            return {"goal": goal[0], "initiative": initiative[0]}
+
+        existing = self.product.hypotheses.all()
+        return self.sync_list(
+            "hypotheses", f.HYPOTHESIS, existing, "hypothesis", refs, parent={"product": self.product}
+        )
+
+    def sync_use_cases(self, hypotheses: dict) -> None:
+        def refs(path, item):
+            names = item.get("hypotheses", [])
+            return {"_many": {"hypotheses": self.named_items((*path, "hypotheses"), names, hypotheses, "hypothesis")}}
+
+        existing = self.product.use_cases.all()
+        self.sync_list("use_cases", f.USE_CASE, existing, "use case", refs, parent={"product": self.product})
+
+    def sync_usage_patterns(self) -> None:
+        existing = self.product.usage_patterns.all()
+        self.sync_list("usage_patterns", f.USAGE_PATTERN, existing, "usage pattern", parent={"product": self.product})
+
+    # --- Outputs, their columns, checks and row filters ---------------------------------------
+
+    def sync_outputs(self) -> dict:
+        def refs(path, item):
+            return {"connection": self.connection(path, item, current.get(item["name"]))}
+
+        current = {output.name: output for output in self.product.outputs.select_related("connection")}
+        outputs = self.sync_list(
+            "outputs", f.OUTPUT, current.values(), "output", refs, parent={"product": self.product}
+        )
+        for path, item in self.items("outputs", f.OUTPUT):
+            output = outputs.get(item["name"])
+            if output is not None:
+                self.sync_columns(output, path, item)
+        return outputs
+
+    def connection(self, path: Path, item: dict, output: Output | None) -> Connection | None:
+        name = item.get("connection")
+        if not name:
+            return None
+        if output is not None and output.connection_id and output.connection.name == name:
+            return output.connection  # unchanged: no need to be allowed to pick it again
+        usable = Connection.objects.restrict(self.user, policy.VIEW)
+        return self.find(usable, (*path, "connection"), "connection you may use", name=name)
+
+    def sync_columns(self, output: Output, path: Path, item: dict) -> None:
+        label = f"output {output.name!r} column"
+        queued, self.deletions = self.deletions, []
+        self.sync_list(
+            "columns", f.COLUMN, output.columns.all(), label, ordered=True, path=path, data=item,
+            parent={"output": output},
+        )  # fmt: skip
+        self.delete_now()  # a removed column must be gone before checks and KPIs are validated
+        self.deletions = queued
+
+    def sync_checks_and_row_filters(self, outputs: dict, slos: dict) -> None:
+        for path, item in self.items("outputs", f.OUTPUT):
+            output = outputs.get(item["name"])
+            if output is not None:
+                self.sync_checks(output, path, item, slos)
+                self.sync_row_filters(output, path, item)
+
+    def sync_checks(self, output: Output, path: Path, item: dict, slos: dict) -> None:
+        from quality.models import Check
+
+        def refs(check_path, check):
+            return {"_many": {"slos": self.named_items((*check_path, "slos"), check.get("slos", []), slos, "slo")}}
+
+        def prepare(check) -> str:
+            check.sync_product()
+            check.apply_defaults()
+            return "" if check.may_be_edited_by(self.user) else "only admins may write custom SQL checks"
+
+        label = f"output {output.name!r} check"
+        self.sync_list(
+            "checks", f.CHECK, Check.objects.filter(output=output), label, refs, path=path, data=item,
+            parent={"output": output, "product": self.product}, prepare=prepare,
+        )  # fmt: skip
+
+    def sync_row_filters(self, output: Output, path: Path, item: dict) -> None:
+        """Row filters have no name: a rule is kept when one with the same holder, column and values exists."""
+        current = {}
+        for rule in output.row_filters.select_related("user", "group"):
+            current.setdefault(self.rule_key(rule.user, rule.group, rule.column, rule.values), rule)
+        listed = set()
+        for index, rule in enumerate(item.get("row_filters", [])):
+            rule_path = (*path, "row_filters", index)
+            user, group = self.rule_holder(rule_path, rule)
+            if user is None and group is None:
+                continue
+            key = self.rule_key(user, group, rule["column"], rule["values"])
+            listed.add(key)
+            if key not in current:
+                obj = RowFilter(output=output, user=user, group=group)
+                self.save(f.ROW_FILTER, obj, rule, rule_path, f"output {output.name!r} row filter {key[0]}")
+        for key, rule in current.items():
+            if key not in listed:
+                self.deletions.append((f"output {output.name!r} row filter {key[0]}", rule))
+
+    @staticmethod
+    def rule_key(user, group, column: str, values: list) -> tuple:
+        holder = f"user {user.get_username()!r}" if user is not None else f"group {group.name!r}"
+        return (f"{holder} {column} in {values}", column, tuple(values))
+
+    def rule_holder(self, path: Path, rule: dict) -> tuple:
+        if "user" in rule:
+            return self.user_named(rule["user"], (*path, "user")), None
+        return None, self.find(Group.objects.all(), (*path, "group"), "group", name=rule["group"])
+
+    # --- Inputs -------------------------------------------------------------------------------
+
+    def sync_inputs(self) -> None:
+        current = {}
+        for item in self.product.inputs.select_related("source_output__product"):
+            current[self.input_key_of(item)] = item
+        listed = set()
+        for index, item in enumerate(self.spec.get("inputs", [])):
+            path = (*SPEC, "inputs", index)
+            key = f"output {item['output']!r}" if "output" in item else f"external {item['external']!r}"
+            if key in listed:
+                self.fail(path, f"a second input {key}")
+                continue
+            listed.add(key)
+            self.sync_input(current.get(key), key, path, item)
+        self.deletions += [(f"input {key}", obj) for key, obj in current.items() if key not in listed]
+
+    @staticmethod
+    def input_key_of(item: ProductInput) -> str:
+        if item.source_output_id:
+            return f"output {item.source_output.product.slug + '/' + item.source_output.name!r}"
+        return f"external {item.external_name!r}"
+
+    def sync_input(self, existing: ProductInput | None, key: str, path: Path, item: dict) -> None:
+        obj = existing or ProductInput(product=self.product)
+        if "external" in item:
+            refs = {"kind": choices.InputKind.EXTERNAL, "external_name": item["external"], "source_output": None}
+        elif existing is not None:
+            refs = {"kind": choices.InputKind.OUTPUT}  # the same upstream output, found by its key
+        else:
+            slug, _, name = item["output"].partition("/")
+            visible = Output.objects.restrict(self.user, policy.VIEW)
+            source = visible.filter(product__slug=slug, name=name).first()
+            if source is None:
+                self.fail((*path, "output"), f"no output {item['output']!r} that you can see")
+                return
+            refs = {"kind": choices.InputKind.OUTPUT, "source_output": source, "external_name": ""}
+        self.save(f.INPUT, obj, item, path, f"input {key[key.index(' ') + 1 :]}", refs)
+
+    # --- KPIs and SLOs ------------------------------------------------------------------------
+
+    def sync_kpis(self, goals: dict, outputs: dict) -> dict:
+        entries = self.items("kpis", f.KPI_PART)
+        order = self.kpis_parents_first(entries)
+        current = {kpi.name: kpi for kpi in self.product.kpis.all()}
+        kpis = {}
+        for path, item in order:
+            refs = self.kpi_refs(path, item, kpis, goals, outputs)
+            if refs is None:
+                kpis[item["name"]] = None
+                continue
+            m2m = refs.pop("_many")
+            obj = current.get(item["name"]) or KPI(product=self.product)
+            saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs)
+            kpis[item["name"]] = saved
+            if saved is not None:
+                self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}")
+        listed = {item["name"] for _, item in entries}
+        self.deletions += [(f"kpi {name!r}", obj) for name, obj in current.items() if name not in listed]
+        return kpis
+
+    def kpis_parents_first(self, entries: list) -> list:
+        """KPIs ordered so each parent comes before its children; a loop of parents is an error."""
+        by_name = {item["name"]: (path, item) for path, item in entries}
+        ordered, placed = [], set()
+        for path, item in entries:
+            chain, name = [], item["name"]
+            while name in by_name and name not in placed and name not in chain:
+                chain.append(name)
+                name = by_name[name][1].get("parent")
+            if name in chain:
+                self.fail((*path, "parent"), "the parents loop: " + " → ".join([*chain, name]))
+                return []
+            for each in reversed(chain):
+                placed.add(each)
+                ordered.append(by_name[each])
+        return ordered
+
+    def kpi_refs(self, path: Path, item: dict, kpis: dict, goals: dict, outputs: dict) -> dict | None:
+        errors = len(self.errors)
+        refs = {"parent": None, "output": None, "owner": None}
+        if item.get("parent"):
+            found = self.named_items((*path, "parent"), [item["parent"]], kpis, "kpi")
+            refs["parent"] = found[0] if found else None
+        if item.get("output"):
+            found = self.named_items((*path, "output"), [item["output"]], outputs, "output")
+            refs["output"] = found[0] if found else None
+        if item.get("owner"):
+            refs["owner"] = self.user_named(item["owner"], (*path, "owner"))
+        refs["_many"] = self.named_items((*path, "goals"), item.get("goals", []), goals, "goal")
+        return None if len(self.errors) > errors else refs
+
+    def sync_slos(self, kpis: dict) -> dict:
+        def refs(path, item):
+            if not item.get("kpi"):
+                return {"kpi": None}
+            found = self.named_items((*path, "kpi"), [item["kpi"]], kpis, "kpi")
+            return {"kpi": found[0]} if found else None
+
+        existing = self.product.slos.all()
+        return self.sync_list("slos", f.SLO_PART, existing, "slo", refs, parent={"product": self.product})
+
+    # --- Deleting what the document left out --------------------------------------------------
+
+    def delete_missing(self) -> None:
+        self.delete_now()
+
+    def delete_now(self) -> None:
+        """Delete the items queued so far, latest first (a use case before its hypotheses)."""
+        while self.deletions:
+            label, obj = self.deletions.pop()
+            try:
+                with transaction.atomic():
+                    obj.delete()
+            except (ProtectedError, IntegrityError) as exc:
+                self.fail(SPEC, f"cannot delete {label}: {blockers(exc)}")
+                continue
+            self.lines.append(f"- {label}")
+
+
+def blockers(exc: Exception) -> str:
+    if isinstance(exc, ProtectedError):
+        names = sorted({str(getattr(obj, "product", obj)) for obj in exc.protected_objects})
+        return "other products read it (" + ", ".join(names) + "); remove their inputs first"
+    return str(exc)
+
+
+__all__ = ["ImportReport", "SLO", "import_documents"]
