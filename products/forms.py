@@ -194,6 +194,38 @@ class DataProductForm(PolicyFormMixin, forms.ModelForm):
         return product
 
 
+class LifecycleForm(forms.Form):
+    """A move in the product's lifecycle; ``products.lifecycle.change_status`` applies it and has the last word."""
+
+    status = forms.ChoiceField(choices=Status.choices, label="New status")
+    sunset_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Required to deprecate: the day the product will be retired (today or later).",
+    )
+    replaced_by = forms.ModelChoiceField(
+        queryset=DataProduct.objects.none(),
+        required=False,
+        label="Replaced by",
+        help_text="The product consumers should move to (optional).",
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs=SHORT_TEXT),
+        help_text="Why — kept in the audit log.",
+    )
+
+    def __init__(self, *args, user, product: DataProduct, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user, self.product = user, product
+        allowed = lifecycle.allowed_statuses(product, user)
+        # Any status may be posted (change_status says why a move is refused); only the allowed ones are offered.
+        self.fields["status"].widget.choices = [(v, label) for v, label in Status.choices if v in allowed]
+        replacements = DataProduct.objects.restrict(user, policy.VIEW).exclude(pk=product.pk)
+        self.fields["replaced_by"].queryset = replacements.exclude(status=Status.RETIRED).order_by("name")
+
+
 class DataProductCreateForm(PolicyFormMixin, forms.ModelForm):
     """Step 1 of designing a product, right to left: the north star, the vision, then its name."""
 

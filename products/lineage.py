@@ -64,7 +64,13 @@ class Graph:
     center: DataProduct
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
-    hidden: set[int] = field(default_factory=set)  # ids of products the user may not see
+    # Ids of the products the user may not see, met upstream and downstream.
+    hidden_up: set[int] = field(default_factory=set)
+    hidden_down: set[int] = field(default_factory=set)
+
+    @property
+    def hidden(self) -> set[int]:
+        return self.hidden_up | self.hidden_down
 
     def add(self, node: Node) -> Node:
         # A node met twice keeps the depth it was first met at, the nearest to the centre.
@@ -145,7 +151,7 @@ def walk_up(graph: Graph, user, depth: int) -> None:
         )
         sources = {item.source_output.product_id for item in inputs if item.source_output_id} - seen
         visible = visible_ids(user, sources)
-        graph.hidden |= sources - visible
+        graph.hidden_up |= sources - visible
         seen |= sources
         shown |= visible
         for item in inputs:
@@ -181,7 +187,7 @@ def walk_down(graph: Graph, user, depth: int) -> None:
         )
         readers = {item.product_id for item in inputs} - seen
         visible = visible_ids(user, readers)
-        graph.hidden |= readers - visible
+        graph.hidden_down |= readers - visible
         seen |= readers
         shown |= visible
         for item in inputs:
@@ -202,7 +208,7 @@ def add_downstream(graph: Graph, item: ProductInput, depth: int) -> None:
 
 # --- Drawing: a server-rendered SVG ---------------------------------------------------------------
 
-BOX_W, BOX_H = 188, 54
+BOX_W, BOX_H = 196, 64
 COL_GAP, ROW_GAP = 56, 14
 PAD = 4
 NAME_CHARS = 24

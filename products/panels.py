@@ -26,7 +26,7 @@ from django.urls import reverse
 
 from access import policy
 
-from . import choices
+from . import choices, lineage
 from .choices import KPI_LEVEL_DEPTH, KPILevel
 from .models import KPI, DataProduct, Output, RowFilter
 
@@ -232,25 +232,87 @@ def people_context(request: HttpRequest, product: DataProduct) -> dict:
 
 
 def lineage_context(request: HttpRequest, product: DataProduct) -> dict:
-    """Upstream inputs and downstream products, naming only the products the user may see."""
-    inputs = list(product.inputs.all())
-    upstream_ids = {item.source_output.product_id for item in inputs if item.source_output_id}
-    visible_ids = set(
-        policy.restrict(DataProduct.objects.filter(pk__in=upstream_ids), request.user).values_list("pk", flat=True)
-    )
-    upstream = [
-        {"input": item, "visible": bool(item.source_output_id) and item.source_output.product_id in visible_ids}
-        for item in inputs
-    ]
-    downstream = list(
-        policy.restrict(product.downstream_products(), request.user).select_related("domain").order_by("name")
-    )
+    """The lineage graph two steps each way, drawn as SVG, and what breaks if each output changes.
+
+    Constant queries: two per step of the walk, and two for the impact of all the outputs.
+    """
+    graph = lineage.build(product, request.user, depth=lineage.DEFAULT_DEPTH)
+    drawing = lineage.draw(graph)
+    outputs = list(product.outputs.all())
+    impact = lineage.impact(outputs, request.user, Output.objects.filter(product=product))
+    upstream = [box for box in drawing.boxes if box.node.depth < 0]
+    downstream = [box for box in drawing.boxes if box.node.depth > 0]
     return {
-        "upstream": upstream,
-        "downstream": downstream,
+        "drawing": drawing,
+        "lineage_list": [
+            {
+                "title": "Upstream",
+                "boxes": sorted(upstream, key=lambda box: -box.node.depth),
+                "hidden": len(graph.hidden_up),
+            },
+            {
+                "title": "Downstream",
+                "boxes": sorted(downstream, key=lambda box: box.node.depth),
+                "hidden": len(graph.hidden_down),
+            },
+        ],
+        "upstream_count": len(upstream),
+        "downstream_count": len(downstream),
+        "hidden": len(graph.hidden),
+        "impact": [impact[output.pk] for output in outputs],
         "count": len(upstream) + len(downstream),
         "edit_url": edit_url(product, "inputs"),
     }
+
+
+def notices_context(request: HttpRequest, product: DataProduct) -> dict | None:
+    """Banners: this product deprecated or retired, or one of its inputs is. None when there is nothing to say."""
+    notices = own_notices(request, product)
+    for item in product.inputs.all():  # prefetched with their source output's product
+        upstream = item.source_output.product if item.source_output_id else None
+        if upstream is not None and upstream.status in (choices.Status.DEPRECATED, choices.Status.RETIRED):
+            notices.append(input_notice(item, upstream))
+    return {"notices": notices} if notices else None
+
+
+def own_notices(request: HttpRequest, product: DataProduct) -> list[dict]:
+    if product.status == choices.Status.RETIRED:
+        return [{"level": "danger", "title": "Retired", "text": "its outputs can no longer be read."}]
+    if product.status != choices.Status.DEPRECATED:
+        return []
+    when = f"retires on {date_text(product.sunset_date)}"
+    replacement = product.replaced_by
+    if replacement is None or not policy.can(request.user, policy.VIEW, replacement):
+        return [{"level": "warning", "title": "Deprecated", "text": f"{when}."}]
+    return [
+        {
+            "level": "warning",
+            "title": "Deprecated",
+            "text": f"{when}; use",
+            "link_url": replacement.get_absolute_url(),
+            "link_text": replacement.name,
+            "after": " instead.",
+        }
+    ]
+
+
+def input_notice(item, upstream: DataProduct) -> dict:
+    if upstream.status == choices.Status.RETIRED:
+        state, level = "is retired: it can no longer be read", "danger"
+    else:
+        state, level = f"is deprecated (retires on {date_text(upstream.sunset_date)})", "warning"
+    return {
+        "level": level,
+        "title": "",
+        "text": "An input of this product,",
+        "link_url": f"{upstream.get_absolute_url()}#output-{item.source_output.name}",
+        "link_text": f"{upstream.slug}/{item.source_output.name}",
+        "after": f", {state}.",
+    }
+
+
+def date_text(value) -> str:
+    return value.isoformat() if value else "a date not yet set"
 
 
 def data_context(request: HttpRequest, product: DataProduct) -> dict | None:
@@ -291,6 +353,7 @@ def data_item(product: DataProduct, output: Output, level: str | None, row_filte
     }
 
 
+register_panel("notices", "products/_banners.html", 1, notices_context, title="Notices")
 register_panel("vision", "products/_vision.html", 10, vision_context, title="Vision")
 register_panel("why", "products/_why.html", 20, why_context, title="Why")
 register_panel("usage", "products/_usage.html", 30, usage_context, title="Usage")

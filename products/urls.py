@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import delivery, views, views_data, views_edit
+from . import delivery, views, views_data, views_edit, views_lifecycle
 
 app_name = "products"
 urlpatterns = [
@@ -9,6 +9,7 @@ urlpatterns = [
     path("<slug:slug>/edit/", views_edit.ProductEditView.as_view(), name="edit"),
     path("<slug:slug>/edit/<str:section>/", views_edit.ProductSectionEditView.as_view(), name="edit-section"),
     path("<slug:slug>/delete/", views_edit.ProductDeleteView.as_view(), name="delete"),
+    path("<slug:slug>/lifecycle/", views_lifecycle.LifecycleView.as_view(), name="lifecycle"),
     path("<slug:slug>/outputs/<str:name>/preview/", views_data.PreviewView.as_view(), name="output-preview"),
     path(
         "<slug:slug>/outputs/<str:name>/download.csv",

@@ -342,6 +342,7 @@ ROUTES: dict[str, Route] = {
         "change page", lambda w: reverse("products:edit-section", args=[w.product.slug, "goals"])
     ),
     "products:delete": Route("delete page", product_url("products:delete")),
+    "products:lifecycle": Route("change page", product_url("products:lifecycle")),
     # Quality pages.
     "quality:run": Route("view page", product_url("quality:run", "run.pk")),
     "quality:incident": Route("view page", product_url("quality:incident", "incident.pk")),
@@ -439,6 +440,9 @@ ROUTES: dict[str, Route] = {
         )
     },
     "slo-history": Route("api view", api_url("slo-history", "slo.pk")),
+    "product-lineage": Route("api view", api_url("product-lineage", "product.slug")),
+    "product-lifecycle": Route("api action invalid", api_url("product-lifecycle", "product.slug"), "post", {}),
+    "output-impact": Route("api view", api_url("output-impact", "output.pk")),
     "check-run": Route("api start", api_url("check-run", "check.pk"), "post", {}),
     "incident-acknowledge": Route("api change", api_url("incident-acknowledge", "incident.pk"), "post", {}),
     "incident-resolve": Route("api action invalid", api_url("incident-resolve", "incident.pk"), "post", {}),
