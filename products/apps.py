@@ -7,6 +7,8 @@ class ProductsConfig(AppConfig):
     verbose_name = "Data products"
 
     def ready(self) -> None:
-        from . import signals
+        from . import signals, versions
+
+        versions.connect()  # every committed change to a spec records a version
 
         post_migrate.connect(signals.ensure_roles, sender=self)
