@@ -861,3 +861,6 @@ class OutputUserObjectPermission(UserObjectPermissionBase):
 
 class OutputGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Output, on_delete=models.CASCADE)
+
+
+from .history import ChangeRequest, ProductVersion  # noqa: E402,F401

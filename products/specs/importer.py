@@ -25,7 +25,7 @@ from django.db.models.deletion import ProtectedError
 
 from access import policy
 
-from .. import choices
+from .. import choices, versions
 from ..models import KPI, SLO, Connection, DataProduct, Domain, Output, ProductInput, RowFilter, Tag, Team
 from . import fields as f
 from .loader import Document, Path, SpecError, SpecErrors
@@ -61,16 +61,19 @@ class ImportReport:
         return "\n".join(out) + "\n"
 
 
-def import_documents(documents: list[Document], *, user, dry_run: bool = False) -> ImportReport:
-    """Import every document in one transaction; raise ``SpecErrors`` (nothing written) on any error."""
+def import_documents(documents: list[Document], *, user, dry_run: bool = False, message: str = "") -> ImportReport:
+    """Import every document in one transaction; raise ``SpecErrors`` (nothing written) on any error.
+
+    ``message`` is the recorded versions' message (default "Imported spec").
+    """
     errors = duplicate_slugs(documents)
     report = ImportReport([], dry_run)
-    with transaction.atomic():
+    with transaction.atomic(), versions.importing(user, message):
         if not errors:
             for document in upstream_first(documents):
                 importer = ProductImporter(document, user)
                 importer.run()
-                errors += importer.errors
+                errors += importer.errors or versions.import_errors(importer)  # review and semver rule
                 report.products.append(ProductChange(document.slug, importer.lines))
         if errors or dry_run:
             transaction.set_rollback(True)
