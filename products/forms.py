@@ -143,7 +143,10 @@ class DataProductForm(PolicyFormMixin, forms.ModelForm):
         }
         field_classes = {"owner": PersonChoiceField, "stewards": PeopleChoiceField}
         help_texts = {
-            "status": "Drafts are seen only by the owner, the stewards and admins; publishing shows it to everyone.",
+            "status": (
+                "Drafts are seen only by the owner, the stewards and admins; publishing shows it to everyone. "
+                "Deprecate (with a sunset date) on the product's Lifecycle page."
+            ),
             "north_star": "One of this product's KPIs at the level 'north star'.",
             "stewards": "They may edit this product's spec. Hold Ctrl (⌘ on a Mac) to pick several.",
         }
@@ -171,8 +174,6 @@ class DataProductForm(PolicyFormMixin, forms.ModelForm):
         status = self.cleaned_data["status"]
         if status == self.instance.status:
             return status
-        if status == Status.DEPRECATED:
-            raise forms.ValidationError("Deprecate on the product's Lifecycle page, which asks for the sunset date.")
         try:
             lifecycle.check_transition(self.instance, status, self.user)
         except ValidationError as exc:

@@ -208,10 +208,10 @@ def add_downstream(graph: Graph, item: ProductInput, depth: int) -> None:
 
 # --- Drawing: a server-rendered SVG ---------------------------------------------------------------
 
-BOX_W, BOX_H = 196, 64
-COL_GAP, ROW_GAP = 56, 14
+BOX_W, BOX_H = 180, 64
+COL_GAP, ROW_GAP = 44, 14
 PAD = 4
-NAME_CHARS = 24
+NAME_CHARS = 22
 
 
 def short(text: str, limit: int = NAME_CHARS) -> str:
@@ -242,6 +242,8 @@ class Drawing:
     boxes: list[Box]
     links: list[dict]
     columns: list[dict]
+    box_w: int = BOX_W
+    box_h: int = BOX_H
 
 
 COLUMN_TITLES = {-2: "Upstream, 2 steps", -1: "Upstream", 0: "This product", 1: "Downstream", 2: "Downstream, 2 steps"}
@@ -276,7 +278,7 @@ def subtitle(node: Node, outputs_read: dict[str, list[str]], graph: Graph) -> st
         return f"{count} output{'' if count == 1 else 's'}"
     names = sorted(set(outputs_read.get(node.id, [])))
     verb = "reads" if node.depth > 0 else "gives"
-    return short(f"{verb} {', '.join(names)}", 30) if names else ""
+    return short(f"{verb} {', '.join(names)}", 27) if names else ""
 
 
 def draw(graph: Graph, depth: int = DEFAULT_DEPTH) -> Drawing:
