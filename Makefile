@@ -101,3 +101,12 @@ BENCH_ACCESS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lodestar_bench_a
 .PHONY: bench-access
 bench-access: install
 	DATABASE_URL=$(BENCH_ACCESS_DATABASE_URL) $(PY) bench/access/bench_readable.py $(BENCH_ACCESS_ARGS)
+
+#   make bench-specs  import 1,000 spec files and export them back, on SQLite and PostgreSQL
+# make bench-specs: e.g. BENCH_SPECS_ARGS="--files 200 --backend sqlite". Each backend runs in a process
+# of its own on a fresh database (PostgreSQL: lodestar_bench_specs, dropped first); table in bench/results/specs.md.
+BENCH_SPECS_ARGS ?=
+
+.PHONY: bench-specs
+bench-specs: install
+	$(PY) bench/specs/bench_specs.py $(BENCH_SPECS_ARGS)
