@@ -864,3 +864,4 @@ class OutputGroupObjectPermission(GroupObjectPermissionBase):
 
 
 from .history import ChangeRequest, ProductVersion  # noqa: E402,F401
+from .originals import OriginalDocument  # noqa: E402,F401
