@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from access import api_views as access
 from access.api import TokenView
 from products import api as products
+from products import api_specs
 from quality import api as quality
 
 router = DefaultRouter()
@@ -30,5 +31,7 @@ router.register("access-grants", access.AccessGrantViewSet, basename="accessgran
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("products/<slug:slug>/spec/", api_specs.ProductSpecView.as_view(), name="product-spec"),
+    path("specs/", api_specs.SpecImportView.as_view(), name="specs"),
     path("", include(router.urls)),
 ]

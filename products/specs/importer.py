@@ -302,6 +302,12 @@ class ProductImporter:
     def user_named(self, username: str, path: Path):
         return self.find(get_user_model().objects.filter(is_active=True), path, "user", username=username)
 
+    def named(self, path: Path, name: str, known: dict, noun: str):
+        """The item of this spec ``name`` names (None if it failed to save), or an error."""
+        if name not in known:
+            self.fail(path, f"no {noun} {name!r} in this spec")
+        return known.get(name)
+
     def named_items(self, path: Path, names: list[str], known: dict, noun: str) -> list:
         found = []
         for index, name in enumerate(names):
@@ -421,12 +427,12 @@ class ProductImporter:
         for index, (item_path, item) in enumerate(entries):
             name = item[part.key]
             obj = current.get(name) or part.model(**(parent or {}))
-            if ordered:
-                obj.order = orders[index]
             item_refs = refs(item_path, item) if refs else {}
             if item_refs is None:
                 result[name] = None
                 continue
+            if ordered:
+                item_refs["order"] = orders[index]
             m2m = item_refs.pop("_many", {})
             saved = self.save(part, obj, item, item_path, f"{label} {name!r}", item_refs, prepare)
             result[name] = saved
@@ -452,12 +458,9 @@ class ProductImporter:
 
     def sync_hypotheses(self, goals: dict, initiatives: dict) -> dict:
         def refs(path, item):
-            errors = len(self.errors)
-            goal = self.named_items((*path, "goal"), [item["goal"]], goals, "goal")
-            initiative = self.named_items((*path, "initiative"), [item["initiative"]], initiatives, "initiative")
-            if len(self.errors) > errors or not goal or not initiative:
-                return None
-            return {"goal": goal[0], "initiative": initiative[0]}
+            goal = self.named((*path, "goal"), item["goal"], goals, "goal")
+            initiative = self.named((*path, "initiative"), item["initiative"], initiatives, "initiative")
+            return {"goal": goal, "initiative": initiative} if goal and initiative else None
 
         existing = self.product.hypotheses.all()
         return self.sync_list(
@@ -610,6 +613,8 @@ class ProductImporter:
         entries = self.items("kpis", f.KPI_PART)
         order = self.kpis_parents_first(entries)
         current = {kpi.name: kpi for kpi in self.product.kpis.all()}
+        if entries and not order:  # a loop of parents: known names, none saved, no errors for their users
+            return {item["name"]: None for _, item in entries}
         kpis = {}
         for path, item in order:
             refs = self.kpi_refs(path, item, kpis, goals, outputs)
@@ -630,13 +635,14 @@ class ProductImporter:
         """KPIs ordered so each parent comes before its children; a loop of parents is an error."""
         by_name = {item["name"]: (path, item) for path, item in entries}
         ordered, placed = [], set()
-        for path, item in entries:
+        for _path, item in entries:
             chain, name = [], item["name"]
             while name in by_name and name not in placed and name not in chain:
                 chain.append(name)
                 name = by_name[name][1].get("parent")
             if name in chain:
-                self.fail((*path, "parent"), "the parents loop: " + " → ".join([*chain, name]))
+                loop = chain[chain.index(name) :] + [name]
+                self.fail((*by_name[name][0], "parent"), "the parents loop: " + " → ".join(loop))
                 return []
             for each in reversed(chain):
                 placed.add(each)
@@ -647,11 +653,9 @@ class ProductImporter:
         errors = len(self.errors)
         refs = {"parent": None, "output": None, "owner": None}
         if item.get("parent"):
-            found = self.named_items((*path, "parent"), [item["parent"]], kpis, "kpi")
-            refs["parent"] = found[0] if found else None
+            refs["parent"] = self.named((*path, "parent"), item["parent"], kpis, "kpi")
         if item.get("output"):
-            found = self.named_items((*path, "output"), [item["output"]], outputs, "output")
-            refs["output"] = found[0] if found else None
+            refs["output"] = self.named((*path, "output"), item["output"], outputs, "output")
         if item.get("owner"):
             refs["owner"] = self.user_named(item["owner"], (*path, "owner"))
         refs["_many"] = self.named_items((*path, "goals"), item.get("goals", []), goals, "goal")
@@ -661,8 +665,8 @@ class ProductImporter:
         def refs(path, item):
             if not item.get("kpi"):
                 return {"kpi": None}
-            found = self.named_items((*path, "kpi"), [item["kpi"]], kpis, "kpi")
-            return {"kpi": found[0]} if found else None
+            kpi = self.named((*path, "kpi"), item["kpi"], kpis, "kpi")
+            return {"kpi": kpi} if kpi else None
 
         existing = self.product.slos.all()
         return self.sync_list("slos", f.SLO_PART, existing, "slo", refs, parent={"product": self.product})

@@ -140,6 +140,9 @@ class Builder:
 
     def value(self, node: yaml.Node, path: Path):
         self.document.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in (TAG + "map", TAG + "seq"):
+            self.fail(node, path, f"the tag {node.tag!r} is not allowed in a spec")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
