@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from access import api_views as access
 from access.api import TokenView
 from products import api as products
+from products import api_history as history
 from products import api_specs
 from quality import api as quality
 
@@ -33,5 +34,24 @@ urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("products/<slug:slug>/spec/", api_specs.ProductSpecView.as_view(), name="product-spec"),
     path("specs/", api_specs.SpecImportView.as_view(), name="specs"),
+    path("products/<slug:slug>/versions/", history.VersionListView.as_view(), name="product-versions"),
+    path("products/<slug:slug>/versions/diff/", history.VersionDiffView.as_view(), name="product-versions-diff"),
+    path("products/<slug:slug>/versions/<int:number>/", history.VersionDetailView.as_view(), name="product-version"),
+    path(
+        "products/<slug:slug>/versions/<int:number>/restore/",
+        history.VersionRestoreView.as_view(),
+        name="product-version-restore",
+    ),
+    path("products/<slug:slug>/changes/", history.ChangeListView.as_view(), name="product-changes"),
+    path(
+        "products/<slug:slug>/changes/<int:pk>/approve/",
+        history.ChangeDecisionView.as_view(decision="approve"),
+        name="product-change-approve",
+    ),
+    path(
+        "products/<slug:slug>/changes/<int:pk>/reject/",
+        history.ChangeDecisionView.as_view(decision="reject"),
+        name="product-change-reject",
+    ),
     path("", include(router.urls)),
 ]

@@ -29,7 +29,7 @@ from access import policy
 from access.api import ReadOnlyViewSet, ReferenceDataViewSet, RestrictedModelViewSet
 from utilities.api import SLUG_URL_PATTERN
 
-from . import delivery, filters, lifecycle, lineage, serializers
+from . import delivery, filters, lifecycle, lineage, review, serializers, versions
 from .models import (
     KPI,
     SLO,
@@ -162,7 +162,11 @@ class DataProductViewSet(RestrictedModelViewSet):
     def perform_update(self, serializer: serializers.DataProductDetailSerializer) -> None:
         # Handing a product to a new owner is the owner's right, even if it leaves them without access.
         owner = serializer.validated_data.get("owner", serializer.instance.owner)
-        self.save_within_reach(serializer, check_reach=owner == serializer.instance.owner)
+        save_spec(
+            self.request.user,
+            serializer.instance,
+            lambda: self.save_within_reach(serializer, check_reach=owner == serializer.instance.owner),
+        )
 
     def get_queryset(self) -> QuerySet:
         if self.action in ("lineage", "lifecycle"):
@@ -233,6 +237,28 @@ class DataProductViewSet(RestrictedModelViewSet):
             raise exceptions.PermissionDenied(str(exc)) from None
         answer = serializers.DataProductSerializer(product, context=self.get_serializer_context())
         return Response(answer.data)
+
+
+class SentForReview(exceptions.APIException):
+    status_code = status.HTTP_202_ACCEPTED
+    default_code = "sent_for_review"
+
+    def __init__(self, change) -> None:
+        super().__init__(f"Changes to this product go through review: sent as change request {change.pk}.")
+        self.change = change
+
+
+def save_spec(user, product, save) -> None:
+    """A write to a spec: a change request if the user's changes need review, else saved under the semver rule."""
+    try:
+        if product is not None and review.must_review(product, user):
+            raise SentForReview(review.propose(product, user, save, "Changed through the API"))
+        if product is None:
+            save()
+        else:
+            versions.within_semver(product, save)
+    except DjangoValidationError as exc:  # a breaking change without a bump (semver.BreakingChange), or no change
+        raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
 
 
 @extend_schema(tags=["domains"])
@@ -402,6 +428,21 @@ class OutputViewSet(RestrictedModelViewSet):
         if self.action == "data":  # its query parameters are the read's, not the list's filters
             return queryset
         return super().filter_queryset(queryset)
+
+    # Output writes are where breaking changes happen: they go through the semver rule and change review.
+    def perform_create(self, serializer) -> None:
+        product = serializer.validated_data.get("product")
+        save_spec(self.request.user, product, lambda: super(OutputViewSet, self).perform_create(serializer))
+
+    def perform_update(self, serializer) -> None:
+        save_spec(
+            self.request.user,
+            serializer.instance.product,
+            lambda: super(OutputViewSet, self).perform_update(serializer),
+        )
+
+    def perform_destroy(self, instance: Output) -> None:
+        save_spec(self.request.user, instance.product, lambda: super(OutputViewSet, self).perform_destroy(instance))
 
     def perform_content_negotiation(self, request, force=False):
         wanted = request.query_params.get("format")

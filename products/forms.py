@@ -134,6 +134,7 @@ class DataProductForm(PolicyFormMixin, forms.ModelForm):
             "stewards",
             "consumer_teams",
             "north_star",
+            "review_changes",
         ]
         widgets = {
             "vision": forms.Textarea(attrs={"rows": 8}),
@@ -161,6 +162,7 @@ class DataProductForm(PolicyFormMixin, forms.ModelForm):
         # ones who may delete it, so the same policy action decides.
         if not policy.can(self.user, policy.DELETE, self.instance):
             del self.fields["owner"]
+            del self.fields["review_changes"]  # whether stewards' changes need review is the owner's choice
         self.limit_statuses()
 
     def limit_statuses(self) -> None:

@@ -363,3 +363,9 @@ register_panel("data", "products/_data.html", 55, data_context, title="Data")
 register_panel("slos", "products/_slos.html", 60, slos_context, title="SLOs")
 register_panel("people", "products/_people.html", 70, people_context, title="People")
 register_panel("lineage", "products/_lineage.html", 80, lineage_context, title="Lineage")
+
+# Issue 5: the spec's history and the changes waiting for review (products.views_history).
+from .views_history import changes_context, history_context  # noqa: E402
+
+register_panel("changes", "products/_history_changes.html", 5, changes_context, title="Change requests")
+register_panel("history", "products/_history.html", 90, history_context, title="History")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import delivery, views, views_data, views_edit, views_lifecycle
+from . import delivery, views, views_data, views_edit, views_history, views_lifecycle
 
 app_name = "products"
 urlpatterns = [
@@ -9,6 +9,9 @@ urlpatterns = [
     path("<slug:slug>/edit/", views_edit.ProductEditView.as_view(), name="edit"),
     path("<slug:slug>/edit/<str:section>/", views_edit.ProductSectionEditView.as_view(), name="edit-section"),
     path("<slug:slug>/delete/", views_edit.ProductDeleteView.as_view(), name="delete"),
+    path("<slug:slug>/history/", views_history.HistoryView.as_view(), name="history"),
+    path("<slug:slug>/history/<int:number>/restore/", views_history.RestoreView.as_view(), name="history-restore"),
+    path("<slug:slug>/changes/<int:pk>/", views_history.ChangeRequestView.as_view(), name="change-request"),
     path("<slug:slug>/lifecycle/", views_lifecycle.LifecycleView.as_view(), name="lifecycle"),
     path("<slug:slug>/outputs/<str:name>/preview/", views_data.PreviewView.as_view(), name="output-preview"),
     path(

@@ -330,3 +330,24 @@ def yaml_diff(old: dict, new: dict, old_name: str = "before", new_name: str = "a
 
     before, after = dump(old or {}).splitlines(keepends=True), dump(new or {}).splitlines(keepends=True)
     return "".join(difflib.unified_diff(before, after, old_name, new_name))
+
+
+def restore(product, version: ProductVersion, user) -> ProductVersion | None:
+    """Apply an old snapshot through the importer, as a new version; raises ``SpecErrors`` if refused."""
+    from .specs.document import dump
+    from .specs.importer import import_documents
+    from .specs.loader import load
+
+    documents = load(dump(version.snapshot), f"version {version.number}")
+    with changing(VersionSource.RESTORE, f"Restored version {version.number}", user):
+        import_documents(documents, user=user)
+    return latest(product)
+
+
+def parse_number(raw: str | None, name: str) -> int | None:
+    """A version number from a query parameter; a ValueError names the parameter."""
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit() or int(raw) < 1:
+        raise ValueError(name, f"{name} must be a version number (1, 2, 3…).")
+    return int(raw)

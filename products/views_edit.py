@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,6 +29,7 @@ from django.views.generic.detail import SingleObjectMixin
 from access import policy
 from access.views import RestrictedObjectMixin
 
+from . import review, semver, versions
 from .forms import SECTIONS, DataProductCreateForm, DataProductForm, Section
 from .models import DataProduct, Output
 
@@ -186,13 +187,29 @@ class ProductEditView(FlowMixin, ProductObjectMixin, UpdateView):
     def form_valid(self, form: DataProductForm) -> HttpResponse:
         if "owner" in form.changed_data:
             return self.hand_over(form)
-        if save_within_reach(self.request.user, form.save) is None:
+        if review.must_review(self.object, self.request.user):
+            return self.propose(form)
+        try:
+            saved = save_within_reach(self.request.user, lambda: versions.within_semver(self.object, form.save))
+        except semver.BreakingChange as exc:
+            form.add_error("version", exc.messages[0])
+            return self.form_invalid(form)
+        if saved is None:
             form.add_error(None, OUT_OF_REACH_MESSAGE)
             return self.form_invalid(form)
         if self.in_flow:
             return HttpResponseRedirect(next_in_flow(self.object, None))
         messages.success(self.request, f"Saved “{self.object.name}”.")
         return HttpResponseRedirect(self.object.get_absolute_url())
+
+    def propose(self, form: DataProductForm) -> HttpResponse:
+        try:
+            change = review.propose(self.object, self.request.user, form.save, "Edited the product's details")
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, "Your change was sent to the product's owner for review.")
+        return HttpResponseRedirect(change.get_absolute_url())
 
     def hand_over(self, form: DataProductForm) -> HttpResponse:
         """Giving a product to a new owner is the owner's right, even if it leaves them without access."""
@@ -250,16 +267,43 @@ class ProductSectionEditView(FlowMixin, ProductObjectMixin, SingleObjectMixin, T
         formset = self.get_formset()
         if formset is None:
             raise Http404("Add an output before its columns.")
+        breaking = None
         if formset.is_valid():
-            if save_within_reach(request.user, lambda: self.save(formset)) is not None:
-                return self.saved()
-            formset._non_form_errors.append(OUT_OF_REACH_MESSAGE)
-        return self.render_to_response(self.get_context_data(formset=formset))
+            if review.must_review(self.object, request.user):
+                return self.propose(formset)
+            try:  # the semver rule: a breaking change without a major bump rolls back (products.semver)
+                saved = save_within_reach(
+                    request.user, lambda: versions.within_semver(self.object, lambda: self.save(formset))
+                )
+            except semver.BreakingChange as exc:
+                breaking = exc
+                formset._non_form_errors.append(exc.messages[0])
+            else:
+                if saved is not None:
+                    return self.saved()
+                formset._non_form_errors.append(OUT_OF_REACH_MESSAGE)
+        return self.render_to_response(self.get_context_data(formset=formset, breaking=breaking))
 
     def save(self, formset) -> DataProduct:
         formset.save()
-        self.object.save(update_fields=["updated"])
+        fields = ["updated"]
+        new_version = self.request.POST.get("new_version", "").strip()
+        if new_version:  # the major bump a breaking change asks for, entered beside the formset
+            self.object.version = new_version[:40]
+            fields.append("version")
+        self.object.save(update_fields=fields)
         return self.object
+
+    def propose(self, formset) -> HttpResponse:
+        """A steward's edit of a product under review: a change request for its owner, nothing applied."""
+        message = f"Edited {self.section.title.lower()}"
+        try:
+            change = review.propose(self.object, self.request.user, lambda: self.save(formset), message)
+        except ValidationError as exc:
+            formset._non_form_errors.extend(exc.messages)
+            return self.render_to_response(self.get_context_data(formset=formset))
+        messages.success(self.request, "Your change was sent to the product's owner for review.")
+        return HttpResponseRedirect(change.get_absolute_url())
 
     def saved(self) -> HttpResponse:
         if self.in_flow:
