@@ -279,13 +279,15 @@ class ProductImporter:
             return (*SPEC, key) if key in f.PRODUCT_SPEC.fields or key == "north_star" else (*META, key)
         return (*path, self.key_of(part, name))
 
-    def set_many(self, obj, name: str, targets: list, label: str) -> None:
-        """Set a many-to-many field to ``targets`` if it differs."""
+    def set_many(self, obj, name: str, targets: list, label: str, new: bool = False) -> None:
+        """Set a many-to-many field to ``targets`` if it differs (a new item's "+" line says it all)."""
         manager = getattr(obj, name)
         current = list(manager.all())
         if {each.pk for each in current} == {each.pk for each in targets}:
             return
         manager.set(targets)
+        if new:
+            return
         names = lambda items: ", ".join(sorted(map(str, items))) or "(none)"  # noqa: E731
         self.lines.append(f"~ {label}: {name} {names(current)} → {names(targets)}")
 
@@ -335,7 +337,7 @@ class ProductImporter:
         saved = self.save(part, product, values, META, f"product {slug!r}", refs)
         if saved is None:
             return None
-        self.product_people_and_labels(saved)
+        self.product_people_and_labels(saved, new=existing is None)
         return saved
 
     def may_write(self, existing: DataProduct | None, slug: str) -> bool:
@@ -368,7 +370,7 @@ class ProductImporter:
         if existing is not None and owner.pk != existing.owner_id and not policy.can(self.user, "delete", existing):
             self.fail((*META, "owner"), "only the owner or an admin may hand the product to someone else")
 
-    def product_people_and_labels(self, product: DataProduct) -> None:
+    def product_people_and_labels(self, product: DataProduct, new: bool) -> None:
         label = f"product {product.slug!r}"
         users = get_user_model().objects.filter(is_active=True)
         lists = [
@@ -382,7 +384,7 @@ class ProductImporter:
             for index, name in enumerate(names):
                 if name not in found:
                     self.fail((*META, key, index), f"no {noun} {name!r}")
-            self.set_many(product, key, list(found.values()), label)
+            self.set_many(product, key, list(found.values()), label, new)
 
     def sync_north_star(self, kpis: dict) -> None:
         name = self.spec.get("north_star")
@@ -427,6 +429,7 @@ class ProductImporter:
         for index, (item_path, item) in enumerate(entries):
             name = item[part.key]
             obj = current.get(name) or part.model(**(parent or {}))
+            is_new = obj.pk is None
             item_refs = refs(item_path, item) if refs else {}
             if item_refs is None:
                 result[name] = None
@@ -438,7 +441,7 @@ class ProductImporter:
             result[name] = saved
             for attr, targets in m2m.items():
                 if saved is not None:
-                    self.set_many(saved, attr, targets, f"{label} {name!r}")
+                    self.set_many(saved, attr, targets, f"{label} {name!r}", is_new)
         listed = {item[part.key] for _, item in entries}
         self.deletions += [(f"{label} {name!r}", obj) for name, obj in current.items() if name not in listed]
         return result
@@ -623,10 +626,11 @@ class ProductImporter:
                 continue
             m2m = refs.pop("_many")
             obj = current.get(item["name"]) or KPI(product=self.product)
+            is_new = obj.pk is None
             saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs)
             kpis[item["name"]] = saved
             if saved is not None:
-                self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}")
+                self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}", is_new)
         listed = {item["name"] for _, item in entries}
         self.deletions += [(f"kpi {name!r}", obj) for name, obj in current.items() if name not in listed]
         return kpis
