@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from access import grants
 from access.models import AccessRequest
-from products import choices
+from products import choices, versions
+from products.history import ChangeRequest
 from quality.choices import RunStatus
 from quality.models import CheckRun, Incident, Webhook
 from tests import factories
@@ -263,6 +264,26 @@ RULES = {
         owner:           302 302 302 302
         admin:           302 302 302 302
     """),
+    # Restoring a version (of a product that has not changed since: nothing to undo, still done).
+    "api create": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         201 201 201 201
+        owner:           201 201 201 201
+        admin:           201 201 201 201
+    """),
+    # Deciding a steward's change request (posted invalid): the owner and admins, never its author.
+    "api review decide invalid": table("""
+        anonymous:       401 401 401 401
+        signed_in:       404 403 403 403
+        product_manager: 404 403 403 403
+        other_steward:   404 403 403 403
+        steward:         403 403 403 403
+        owner:           400 400 400 400
+        admin:           400 400 400 400
+    """),
     "admins' page": same_for_every_state(
         anonymous=302, signed_in=403, product_manager=403, other_steward=403, steward=403, owner=403, admin=200
     ),
@@ -343,6 +364,12 @@ ROUTES: dict[str, Route] = {
     ),
     "products:delete": Route("delete page", product_url("products:delete")),
     "products:lifecycle": Route("change page", product_url("products:lifecycle")),
+    # Version history and change review.
+    "products:history": Route("view page", product_url("products:history")),
+    "products:history-restore": Route(
+        "change post", product_url("products:history-restore", "version.number"), "post", {}
+    ),
+    "products:change-request": Route("change page", product_url("products:change-request", "change.pk")),
     # Quality pages.
     "quality:run": Route("view page", product_url("quality:run", "run.pk")),
     "quality:incident": Route("view page", product_url("quality:incident", "incident.pk")),
@@ -441,8 +468,32 @@ ROUTES: dict[str, Route] = {
     },
     "slo-history": Route("api view", api_url("slo-history", "slo.pk")),
     "product-lineage": Route("api view", api_url("product-lineage", "product.slug")),
+    "product-versions": Route("api view", api_url("product-versions", "product.slug")),
+    "product-version": Route("api view", lambda w: reverse("product-version", args=[w.product.slug, w.version.number])),
+    "product-versions-diff": Route(
+        "api view", lambda w: reverse("product-versions-diff", args=[w.product.slug]) + "?from=1&to=1"
+    ),
+    "product-version-restore": Route(
+        "api create", lambda w: reverse("product-version-restore", args=[w.product.slug, 1]), "post", {}
+    ),
+    "product-changes": Route("api change", api_url("product-changes", "product.slug")),
+    "product-change-approve": Route(
+        "api review decide invalid",
+        lambda w: reverse("product-change-approve", args=[w.product.slug, w.decided.pk]),
+        "post",
+        {},
+    ),
+    "product-change-reject": Route(
+        "api review decide invalid",
+        lambda w: reverse("product-change-reject", args=[w.product.slug, w.change.pk]),
+        "post",
+        {},
+    ),
     "product-lifecycle": Route("api action invalid", api_url("product-lifecycle", "product.slug"), "post", {}),
     "output-impact": Route("api view", api_url("output-impact", "output.pk")),
+    # Open standards: anyone who sees the product reads them as YAML.
+    "product-odps": Route("api view", api_url("product-odps", "product.slug")),
+    "output-contract": Route("api view", api_url("output-contract", "output.pk")),
     "check-run": Route("api start", api_url("check-run", "check.pk"), "post", {}),
     "incident-acknowledge": Route("api change", api_url("incident-acknowledge", "incident.pk"), "post", {}),
     "incident-resolve": Route("api action invalid", api_url("incident-resolve", "incident.pk"), "post", {}),
@@ -524,7 +575,15 @@ def world_of(status: str, people: dict) -> SimpleNamespace:
     webhook = Webhook(product=product, url="https://hooks.example.com/lodestar")
     webhook.set_secret("matrix-secret")
     webhook.save()
+    version = versions.record_version(product, source="demo", message="Matrix")
+    change = ChangeRequest.objects.create(product=product, author=people["steward"], base_snapshot={}, proposed={})
+    decided = ChangeRequest.objects.create(
+        product=product, author=people["steward"], base_snapshot={}, proposed={}, status="rejected"
+    )
     return SimpleNamespace(
+        version=version,
+        change=change,
+        decided=decided,
         product=product,
         output=output,
         check=check,
