@@ -156,7 +156,6 @@ def apply(product: DataProduct, status: str, sunset_date, replaced_by) -> None:
             product.sunset_date = today
     else:  # published again (an undone deprecation) or, by an admin, a draft: no sunset any more
         product.sunset_date, product.replaced_by = None, None
-    product.full_clean(exclude=["slug"])
     product.save(update_fields=["status", "sunset_date", "replaced_by", "updated"])
 
 

@@ -564,8 +564,10 @@ def write_orders(output) -> None:
 
 def world_of(status: str, people: dict) -> SimpleNamespace:
     """One product in ``status`` with one of everything a route can name."""
+    # A deprecated (or retired) product has a sunset date: the model insists on it for a deprecated one.
+    sunset = timezone.localdate() if status in (choices.Status.DEPRECATED, choices.Status.RETIRED) else None
     product = factories.DataProductFactory(
-        slug=f"matrix-{status}", status=status, owner=people["owner"], stewards=[people["steward"]]
+        slug=f"matrix-{status}", status=status, owner=people["owner"], stewards=[people["steward"]], sunset_date=sunset
     )
     output = factories.OutputFactory(product=product, name="orders")
     write_orders(output)
