@@ -174,7 +174,13 @@ def by_key(items: list[dict], key: str = "name") -> list[dict]:
 
 
 class Dumper(yaml.SafeDumper):
-    """PyYAML's safe dumper, writing decimals as plain numbers and long text as blocks."""
+    """PyYAML's safe dumper, writing decimals as plain numbers and long text as blocks.
+
+    Never an anchor or alias, even for a value used twice: the loader refuses them.
+    """
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 def represent_decimal(dumper: Dumper, value: Decimal):
