@@ -7,7 +7,7 @@ from access import api_views as access
 from access.api import TokenView
 from products import api as products
 from products import api_history as history
-from products import api_specs
+from products import api_specs, api_standards
 from quality import api as quality
 
 router = DefaultRouter()
@@ -34,6 +34,8 @@ urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("products/<slug:slug>/spec/", api_specs.ProductSpecView.as_view(), name="product-spec"),
     path("specs/", api_specs.SpecImportView.as_view(), name="specs"),
+    path("products/<slug:slug>/odps/", api_standards.ProductODPSView.as_view(), name="product-odps"),
+    path("outputs/<int:pk>/contract/", api_standards.OutputContractView.as_view(), name="output-contract"),
     path("products/<slug:slug>/versions/", history.VersionListView.as_view(), name="product-versions"),
     path("products/<slug:slug>/versions/diff/", history.VersionDiffView.as_view(), name="product-versions-diff"),
     path("products/<slug:slug>/versions/<int:number>/", history.VersionDetailView.as_view(), name="product-version"),
