@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
+from utilities.admin import ReadOnlyModelAdmin
+
 from .choices import KPILevel
 from .models import (
     KPI,
@@ -17,6 +19,7 @@ from .models import (
     Goal,
     Hypothesis,
     Initiative,
+    OriginalDocument,
     Output,
     OutputColumn,
     ProductInput,
@@ -293,3 +296,13 @@ class SLOAdmin(ProductPartAdmin):
     list_filter = ["category", "product__domain"]
     search_fields = ["name", "indicator", "product__name"]
     autocomplete_fields = ["product", "kpi"]
+
+
+@admin.register(OriginalDocument)
+class OriginalDocumentAdmin(ReadOnlyModelAdmin):
+    """Imported ODCS contracts and ODPS descriptors, as they came, with what did not map."""
+
+    list_display = ("product", "output", "standard", "imported_by", "imported_at")
+    list_filter = ("standard",)
+    search_fields = ("product__slug", "product__name", "output__name")
+    list_select_related = ("product", "output", "imported_by")
