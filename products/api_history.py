@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
@@ -71,26 +72,53 @@ def django_errors(exc: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
 
 
+def body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise exceptions.ValidationError({"detail": ["The body must be a JSON object."]})
+    return request.data
+
+
+def listing(items: list) -> dict:
+    return {"count": len(items), "results": items}
+
+
 class Base(JSONMixin, APIView):
     permission_classes = [permissions.IsAuthenticated]
 
 
-@extend_schema(tags=["products"], summary="The product's recorded versions, newest first")
+@extend_schema(
+    tags=["products"],
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="The product's recorded versions, newest first",
+)
 class VersionListView(Base):
+    @extend_schema(operation_id="product_versions_list")
     def get(self, request, slug):
         product = product_for(request, slug)
         found = ProductVersion.objects.filter(product=product).select_related("author").defer("snapshot")
-        return Response([version_data(version) for version in found])
+        return Response(listing([version_data(version) for version in found]))
 
 
-@extend_schema(tags=["products"], summary="One version, with its full spec snapshot")
+@extend_schema(
+    tags=["products"],
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="One version, with its full spec snapshot",
+)
 class VersionDetailView(Base):
+    @extend_schema(operation_id="product_version_retrieve")
     def get(self, request, slug, number):
         product = product_for(request, slug)
         return Response(version_data(get_object_or_404(ProductVersion, product=product, number=number), True))
 
 
-@extend_schema(tags=["products"], summary="The readable and the YAML difference between two versions (?from=&to=)")
+@extend_schema(
+    tags=["products"],
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="The readable and the YAML difference between two versions (?from=&to=)",
+)
 class VersionDiffView(Base):
     def get(self, request, slug):
         product = product_for(request, slug)
@@ -117,7 +145,12 @@ class VersionDiffView(Base):
         )
 
 
-@extend_schema(tags=["products"], summary="Restore an old version as a new version")
+@extend_schema(
+    tags=["products"],
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="Restore an old version as a new version",
+)
 class VersionRestoreView(Base):
     def post(self, request, slug, number):
         product = product_for(request, slug, policy.CHANGE)
@@ -129,16 +162,21 @@ class VersionRestoreView(Base):
         return Response(version_data(restored) if restored else {}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["products"], summary="Change requests (GET); submit a spec document as one (POST {message, spec})")
+@extend_schema(
+    tags=["products"],
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="Change requests (GET); submit a spec document as one (POST {message, spec})",
+)
 class ChangeListView(Base):
     def get(self, request, slug):
         product = product_for(request, slug, policy.CHANGE)
         found = ChangeRequest.objects.filter(product=product).select_related("author", "decided_by", "base_version")
-        return Response([change_data(change) for change in found])
+        return Response(listing([change_data(change) for change in found]))
 
     def post(self, request, slug):
         product = product_for(request, slug, policy.CHANGE)
-        text, message = request.data.get("spec"), request.data.get("message", "")
+        text, message = body(request).get("spec"), body(request).get("message", "")
         if not isinstance(text, str) or not text.strip():
             raise exceptions.ValidationError({"spec": ["spec is required: the whole spec document as YAML text."]})
         try:
@@ -153,14 +191,19 @@ class ChangeListView(Base):
         return Response(change_data(change, True), status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["products"], summary="Approve (apply) or reject a change request, with {comment}")
+@extend_schema(
+    tags=["products"],
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="Approve (apply) or reject a change request, with {comment}",
+)
 class ChangeDecisionView(Base):
     decision = "approve"
 
     def post(self, request, slug, pk):
         product = product_for(request, slug, policy.CHANGE)
         change = get_object_or_404(ChangeRequest, product=product, pk=pk)
-        comment = request.data.get("comment", "")
+        comment = body(request).get("comment", "")
         if not isinstance(comment, str):
             raise exceptions.ValidationError({"comment": ["comment must be text."]})
         try:
