@@ -37,6 +37,9 @@ def test_the_owner_deprecates_a_product_and_sees_the_banner_and_the_graph(browse
     sunset = (datetime.date.today() + datetime.timedelta(days=90)).isoformat()
     browser.execute_script("document.getElementById('id_sunset_date').value = arguments[0]", sunset)
     Select(browser.find_element(By.ID, "id_replaced_by")).select_by_visible_text("Cross-sell v2")
+    browser.find_element(By.ID, "id_note").send_keys("Cross-sell v2 scores every customer.")
+    assert stylesheet_applied(browser)
+    browser.save_screenshot(str(artifacts / "lifecycle_page.png"))
     browser.find_element(By.CSS_SELECTOR, ".form-actions button[type=submit]").click()
 
     wait.until(EC.url_to_be(f"{live_server.url}{product.get_absolute_url()}"))
