@@ -1,12 +1,14 @@
 from django.urls import path
 
-from . import delivery, views, views_data, views_edit, views_history, views_lifecycle
+from . import delivery, views, views_data, views_edit, views_history, views_lifecycle, views_spec
 
 app_name = "products"
 urlpatterns = [
     path("new/", views_edit.ProductCreateView.as_view(), name="create"),
     path("<slug:slug>/", views.DataProductDetailView.as_view(), name="detail"),
     path("<slug:slug>/edit/", views_edit.ProductEditView.as_view(), name="edit"),
+    path("<slug:slug>/spec/", views_spec.SpecEditView.as_view(), name="spec"),
+    path("<slug:slug>/spec.yaml", views_spec.SpecDownloadView.as_view(), name="spec-download"),
     path("<slug:slug>/edit/<str:section>/", views_edit.ProductSectionEditView.as_view(), name="edit-section"),
     path("<slug:slug>/delete/", views_edit.ProductDeleteView.as_view(), name="delete"),
     path("<slug:slug>/history/", views_history.HistoryView.as_view(), name="history"),

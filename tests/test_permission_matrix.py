@@ -294,6 +294,10 @@ RULES = {
     "product managers' page": same_for_every_state(
         anonymous=302, signed_in=403, product_manager=200, other_steward=403, steward=403, owner=200, admin=200
     ),
+    # A YAML endpoint posted JSON: signed-in users are told the body's type is not supported.
+    "signed-in api unsupported": same_for_every_state(
+        anonymous=401, signed_in=415, product_manager=415, other_steward=415, steward=415, owner=415, admin=415
+    ),
     "signed-in api": same_for_every_state(
         anonymous=401, signed_in=200, product_manager=200, other_steward=200, steward=200, owner=200, admin=200
     ),
@@ -364,6 +368,11 @@ ROUTES: dict[str, Route] = {
     ),
     "products:delete": Route("delete page", product_url("products:delete")),
     "products:lifecycle": Route("change page", product_url("products:lifecycle")),
+    # Specs as code: the YAML document, read by whoever sees the product, edited by whoever may change it.
+    "products:spec": Route("change page", product_url("products:spec")),
+    "products:spec-download": Route("view page", product_url("products:spec-download")),
+    "product-spec": Route("api view", api_url("product-spec", "product.slug")),
+    "specs": Route("signed-in api unsupported", api_url("specs"), "post", {}),
     # Version history and change review.
     "products:history": Route("view page", product_url("products:history")),
     "products:history-restore": Route(
