@@ -131,7 +131,10 @@ class ProductSpecView(SpecView):
     @extend_schema(
         summary="The product's spec as a YAML document",
         responses={
-            (200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR, description="The spec document."),
+            # A YAML mapping (clients parse it to an object); its shape is docs/spec.schema.json.
+            (200, "application/yaml"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The spec document (see docs/spec.schema.json)."
+            ),
             404: OpenApiResponse(description="No product with this slug that you may see."),
         },
     )
