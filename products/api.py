@@ -176,7 +176,7 @@ class DataProductViewSet(RestrictedModelViewSet):
             return queryset.defer("vision", "search_text")
         if self.action == "destroy":
             return queryset
-        return queryset.select_related("north_star").prefetch_related(*SPEC_PREFETCHES)
+        return queryset.select_related("north_star", "replaced_by").prefetch_related(*SPEC_PREFETCHES)
 
     @extend_schema(
         summary="The product's lineage: its sources upstream and its readers downstream",

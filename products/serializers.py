@@ -393,6 +393,12 @@ class DataProductDetailSerializer(DataProductSerializer):
     slos = SLOSerializer(many=True, read_only=True)
     inputs = ProductInputSerializer(many=True, read_only=True)
     downstream = serializers.SerializerMethodField(help_text="Slugs of the products that read this one's outputs.")
+    sunset_date = serializers.DateField(
+        read_only=True, allow_null=True, help_text="When a deprecated product will be retired."
+    )
+    replaced_by = serializers.SerializerMethodField(
+        help_text="The slug of the product to move to (null if none, or one you may not see)."
+    )
 
     class Meta(DataProductSerializer.Meta):
         fields = DataProductSerializer.Meta.list_fields + [
@@ -408,8 +414,17 @@ class DataProductDetailSerializer(DataProductSerializer):
             "slos",
             "inputs",
             "downstream",
+            "sunset_date",
+            "replaced_by",
             "created",
         ]
+
+    @extend_schema_field(serializers.SlugField(allow_null=True))
+    def get_replaced_by(self, product: DataProduct) -> str | None:
+        successor = product.replaced_by
+        if successor is None or not policy.can(self.context["request"].user, policy.VIEW, successor):
+            return None
+        return successor.slug
 
     @extend_schema_field(serializers.ListField(child=serializers.SlugField()))
     def get_downstream(self, product: DataProduct) -> list[str]:

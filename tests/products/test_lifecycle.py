@@ -507,3 +507,14 @@ def test_a_reader_of_a_deprecated_product_is_warned(client, charlie, alice, prod
 
 def test_a_published_product_has_no_notices(client, charlie, product):
     assert notices(client, charlie, product) == []
+
+
+def test_the_product_api_shows_the_sunset_date_and_a_visible_replacement(api, alice, charlie, product):
+    successor = factories.DataProductFactory(slug="cross-sell-v2", owner=alice, status="draft")
+    move(product, "deprecated", alice, replaced_by=successor)
+    detail = reverse("product-detail", args=[product.slug])
+    assert (api(alice).get(detail).json()["sunset_date"], api(alice).get(detail).json()["replaced_by"]) == (
+        LATER.isoformat(),
+        "cross-sell-v2",
+    )
+    assert api(charlie).get(detail).json()["replaced_by"] is None  # charlie may not see the draft successor
