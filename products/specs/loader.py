@@ -9,6 +9,7 @@ every error's path is mapped back to the line and column it came from.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -208,10 +209,14 @@ def expected(types) -> str:
     return "expected " + " or ".join(TYPE_NAMES[name] for name in types)
 
 
+@functools.cache
+def validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(build_schema(), format_checker=jsonschema.FormatChecker())
+
+
 def schema_errors(document: Document) -> list[SpecError]:
-    validator = jsonschema.Draft202012Validator(build_schema(), format_checker=jsonschema.FormatChecker())
     errors = []
-    for error in validator.iter_errors(document.data):
+    for error in validator().iter_errors(document.data):
         errors += describe(document, error)
     return errors
 
