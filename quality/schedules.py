@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import DatabaseError, transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -105,13 +108,45 @@ def sync_all_schedules() -> tuple[int, int]:
     return len(output_ids), removed
 
 
+# Output ids waiting for a sync, while a bulk change (a spec import) saves many checks at once.
+_deferred: ContextVar[set[int] | None] = ContextVar("deferred_schedule_syncs", default=None)
+
+
+@contextmanager
+def syncs_deferred() -> Iterator[None]:
+    """Sync each touched output once, when the block ends, instead of once per check saved.
+
+    For bulk changes: an import of a spec with fifty checks syncs its outputs once each. The sync
+    still runs inside the caller's transaction, so the schedules commit (or roll back) with the checks.
+    """
+    if _deferred.get() is not None:  # nested: the outer block syncs
+        yield
+        return
+    token = _deferred.set(set())
+    try:
+        yield
+        pending = _deferred.get()
+    finally:
+        _deferred.reset(token)
+    for output_id in sorted(pending):
+        sync_output_schedules(output_id)
+
+
+def sync_soon(output_id: int) -> None:
+    pending = _deferred.get()
+    if pending is None:
+        sync_output_schedules(output_id)
+    else:
+        pending.add(output_id)
+
+
 def on_check_saved(sender, instance: Check, **kwargs) -> None:
     if kwargs.get("raw"):
         return  # loaddata: sync_check_schedules afterwards
     previous = getattr(instance, "_scheduled_output_id", None)
-    sync_output_schedules(instance.output_id)
+    sync_soon(instance.output_id)
     if previous and previous != instance.output_id:
-        sync_output_schedules(previous)
+        sync_soon(previous)
     instance._scheduled_output_id = instance.output_id
 
 
@@ -121,4 +156,4 @@ def on_check_loaded(sender, instance: Check, **kwargs) -> None:
 
 
 def on_check_deleted(sender, instance: Check, **kwargs) -> None:
-    sync_output_schedules(instance.output_id)
+    sync_soon(instance.output_id)

@@ -180,3 +180,24 @@ def test_beat_sends_a_nightly_cron_every_24_hours_across_a_dst_change(product, s
 def test_celery_schedules_in_utc():
     assert settings.CELERY_TIMEZONE == "UTC"
     assert str(app.conf.timezone) == "UTC"
+
+
+def test_a_bulk_change_syncs_each_output_once_when_it_ends(product):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from quality.schedules import syncs_deferred
+
+    output = factories.OutputFactory(product=product)
+    with CaptureQueriesContext(connection) as one_by_one:
+        for n in range(5):
+            factories.CheckFactory(output=output, name=f"one {n}", schedule="0 * * * *")
+    with CaptureQueriesContext(connection) as bulk:
+        with syncs_deferred():
+            for n in range(5):
+                factories.CheckFactory(output=output, name=f"bulk {n}", schedule="30 * * * *")
+            assert f"{NAME_PREFIX}{output.pk} @ 30 * * * *" not in scheduled()  # not yet: at the end
+            with syncs_deferred():  # nested blocks leave the sync to the outer one
+                Check.objects.filter(name="bulk 4").get().delete()
+    assert set(scheduled()) == {f"{NAME_PREFIX}{output.pk} @ 0 * * * *", f"{NAME_PREFIX}{output.pk} @ 30 * * * *"}
+    assert len(bulk) < len(one_by_one)
