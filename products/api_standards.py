@@ -45,7 +45,11 @@ WRITE = {
     403: OpenApiResponse(description="You may see it but not change it."),
     404: OpenApiResponse(description="Nothing here that you may see."),
 }
-YAML_OUT = {(200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR), 404: OpenApiResponse()}
+# A YAML mapping, which clients parse to an object (its shape is the standard's own JSON Schema).
+YAML_OUT = {
+    (200, "application/yaml"): OpenApiResponse(OpenApiTypes.OBJECT, description="The document, as YAML."),
+    404: OpenApiResponse(description="Nothing here that you may see."),
+}
 
 
 def yaml_response(data: dict, filename: str) -> HttpResponse:
