@@ -11,9 +11,12 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 
+from products import versions
 from products.demo import loader, specs
+from products.history import VersionSource
 from products.signals import demo_seeded
 from utilities.text import plain_table
 
@@ -37,11 +40,14 @@ class Command(BaseCommand):
         check_options(password, rows)
         started = time.perf_counter()
         anchor = timezone.now().date()
-        try:
-            result = loader.seed(password=password, rows=rows, anchor=anchor, regenerate=regenerate)
-        except OSError as exc:
-            raise CommandError(f"Cannot write the demo data under {settings.LODESTAR_DATA_ROOT}: {exc}") from exc
-        demo_seeded.send(sender=self.__class__, products=result.products)
+        # One transaction for the products and what other apps add to them (checks), so each product's
+        # history starts with one version, "Demo data", not one per part.
+        with transaction.atomic(), versions.changing(VersionSource.DEMO, "Demo data"):
+            try:
+                result = loader.seed(password=password, rows=rows, anchor=anchor, regenerate=regenerate)
+            except OSError as exc:
+                raise CommandError(f"Cannot write the demo data under {settings.LODESTAR_DATA_ROOT}: {exc}") from exc
+            demo_seeded.send(sender=self.__class__, products=result.products)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             f"Seeded the Lodestar demo in {elapsed:.1f} s "
