@@ -1,5 +1,7 @@
 """factory_boy factories for the product spec. Tests build data with these, never with fixture files."""
 
+import datetime
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -92,6 +94,12 @@ class DataProductFactory(factory.django.DjangoModelFactory):
     vision = "Help **sales** find cross-sell opportunities."
     status = choices.Status.PUBLISHED
     owner = factory.SubFactory(UserFactory)
+    # A deprecated product names the day it retires (the model insists); a retired one the day it did.
+    sunset_date = factory.LazyAttribute(
+        lambda o: (
+            datetime.date(2027, 6, 30) if o.status in (choices.Status.DEPRECATED, choices.Status.RETIRED) else None
+        )
+    )
 
     @factory.post_generation
     def stewards(obj, create, extracted, **kwargs):
