@@ -24,7 +24,9 @@ from django.urls import reverse
 
 from access import grants
 from access.models import AccessGrant, AccessRequest
+from products import versions
 from products.demo.datasets import CANARY_EMAIL, CANARY_NAME, CANARY_PHONE
+from products.history import ChangeRequest
 from products.models import DataProduct, Output
 from quality import alerts
 from quality.models import Check, CheckRun, Incident, Notification, Webhook
@@ -96,7 +98,14 @@ def world_of(output: Output, readers: dict) -> SimpleNamespace:
     request = grants.request_access(
         output, requester=readers["no access"], purpose="Campaign planning", level="masked", days=7
     )
+    version = versions.record_version(product, source="demo", message="Canary") or versions.latest(product)
+    change = ChangeRequest.objects.create(
+        product=product, author=readers["steward"], base_snapshot=version.snapshot, proposed=version.snapshot
+    )
     return SimpleNamespace(
+        version=version,
+        change=change,
+        decided=change,
         product=product,
         output=output,
         check=check,
