@@ -158,10 +158,20 @@ def test_post_answers_400_for_unknown_references_and_missing_permission(change, 
 
 
 def test_post_by_an_outsider_changes_nothing(api, product, charlie):
+    data = spec_of(product)
+    data["spec"]["summary"] = "An outsider's idea."
     before = counts()
-    response = api(charlie).post("/api/v1/specs/", data=to_yaml(product), content_type=YAML)
+    response = api(charlie).post("/api/v1/specs/", data=dump(data), content_type=YAML)
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == "you may not change the product 'cross-sell'"
+    assert counts() == before
+
+
+def test_an_outsiders_unchanged_document_is_no_change_and_needs_no_permission(api, product, charlie):
+    before = counts()
+    response = api(charlie).post("/api/v1/specs/", data=to_yaml(product), content_type=YAML)
+    assert response.status_code == 200
+    assert response.json()["products"] == [{"slug": "cross-sell", "changes": []}]
     assert counts() == before
 
 
