@@ -24,6 +24,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.deletion import ProtectedError
 
 from access import policy
+from quality import schedules
 
 from .. import choices, versions
 from ..models import KPI, SLO, Connection, DataProduct, Domain, Output, ProductInput, RowFilter, Tag, Team
@@ -69,7 +70,8 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     """
     errors = duplicate_slugs(documents)
     report = ImportReport([], dry_run)
-    with transaction.atomic(), versions.importing(user, message):
+    # Check schedules are synced once per output at the end, not once per check saved.
+    with transaction.atomic(), versions.importing(user, message), schedules.syncs_deferred():
         if not errors:
             for document in upstream_first(documents):
                 importer = ProductImporter(document, user)
