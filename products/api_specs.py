@@ -94,6 +94,12 @@ class SpecView(APIView):
     renderer_classes = [renderers.JSONRenderer, YAMLRenderer]
     permission_classes = [permissions.IsAuthenticated]
 
+    def product(self, request, slug: str, action: str) -> DataProduct:
+        """The product the URL names: 404 if the user may not see it, 403 if they may not do ``action``."""
+        product = policy.get_visible_or_404(DataProduct.objects.all(), request.user, slug=slug)
+        policy.require(request.user, action, product)
+        return product
+
     def documents(self, request, source: str) -> list:
         body = request.data if isinstance(request.data, bytes) else b""
         return load(body, source)
@@ -122,11 +128,6 @@ def report_data(report: ImportReport) -> dict:
 @extend_schema(tags=["specs"])
 class ProductSpecView(SpecView):
     """One product's spec document."""
-
-    def product(self, request, slug: str, action: str) -> DataProduct:
-        product = policy.get_visible_or_404(DataProduct.objects.all(), request.user, slug=slug)
-        policy.require(request.user, action, product)
-        return product
 
     @extend_schema(
         summary="The product's spec as a YAML document",

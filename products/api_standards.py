@@ -23,7 +23,7 @@ from access import policy
 
 from . import standards
 from .api_specs import DRY_RUN, ERRORS, YAML_BODY, SpecView, dry_run, report_data
-from .models import DataProduct, Output
+from .models import Output
 from .originals import OriginalDocument, Standard
 from .specs import loader
 from .specs.document import to_document
@@ -148,11 +148,6 @@ class ProductODPSView(StandardView):
     """A product as an Open Data Product Standard (ODPS v1) descriptor."""
 
     standard = Standard.ODPS
-
-    def product(self, request, slug: str, action: str) -> DataProduct:
-        product = policy.get_visible_or_404(DataProduct.objects.all(), request.user, slug=slug)
-        policy.require(request.user, action, product)
-        return product
 
     @extend_schema(summary="The product as an ODPS v1 descriptor (YAML)", responses=YAML_OUT)
     def get(self, request, slug: str) -> HttpResponse:
