@@ -179,10 +179,14 @@ class RestrictedModelViewSet(JSONViewSetMixin, viewsets.ModelViewSet):
         return policy.restrict(super().get_queryset(), self.request.user, policy.VIEW)
 
     def perform_create(self, serializer: serializers.ModelSerializer) -> None:
-        parent = self.parent_in(serializer.validated_data)
+        self.require_may_add(serializer.validated_data)
+        self.save_within_reach(serializer)
+
+    def require_may_add(self, data: dict) -> None:
+        """403 unless the user may add this model to the parent the payload names (if it names one)."""
+        parent = self.parent_in(data)
         if parent is not None and not policy.can_add(self.request.user, self.queryset.model, parent):
             raise exceptions.PermissionDenied(f"You may not change this {parent._meta.verbose_name}.")
-        self.save_within_reach(serializer)
 
     def perform_update(self, serializer: serializers.ModelSerializer) -> None:
         self.save_within_reach(serializer)

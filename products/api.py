@@ -5,6 +5,7 @@ only say which queryset, serializer and filters each endpoint uses.
 """
 
 import math
+from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -261,6 +262,42 @@ def save_spec(user, product, save) -> None:
         raise exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
 
 
+def spec_product_in(data: dict) -> DataProduct | None:
+    """The product a part's payload names: its ``product``, or its output's (a check follows its output)."""
+    product = data.get("product")
+    if product is None and data.get("output") is not None:
+        product = data["output"].product
+    return product
+
+
+class SpecPartWrites:
+    """Creating, changing and deleting a part of a product's spec go through ``save_spec``.
+
+    Mixed in before ``RestrictedModelViewSet``: a steward's write to a product under review becomes a
+    change request (202), anyone else's is saved under the semver rule (400 for a breaking change without
+    a major bump). The base class's permission and reach checks still run, inside the save.
+    """
+
+    def perform_create(self, serializer) -> None:
+        self.require_may_add(serializer.validated_data)  # refused before any change request is opened
+        product = spec_product_in(serializer.validated_data)
+        save_spec(self.request.user, product, partial(super().perform_create, serializer))
+
+    def perform_update(self, serializer) -> None:
+        user, product = self.request.user, serializer.instance.product
+        save = partial(super().perform_update, serializer)
+        target = spec_product_in(serializer.validated_data)
+        if target is not None and target.pk != product.pk:  # a check moved to another product's output
+            if review.must_review(product, user) or review.must_review(target, user):
+                message = "This moves the check to a product under review: delete it here and add it there."
+                raise exceptions.ValidationError({"output": [message]})
+            save = partial(save_spec, user, target, save)
+        save_spec(user, product, save)
+
+    def perform_destroy(self, instance) -> None:
+        save_spec(self.request.user, instance.product, partial(super().perform_destroy, instance))
+
+
 @extend_schema(tags=["domains"])
 class DomainViewSet(ReferenceDataViewSet):
     """Business domains. Everyone signed in reads them; admins write them."""
@@ -295,7 +332,7 @@ class TeamViewSet(ReadOnlyViewSet):
 
 
 @extend_schema(tags=["goals"])
-class GoalViewSet(RestrictedModelViewSet):
+class GoalViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Goals: quantifiable targets that deliver on a product's vision."""
 
     queryset = Goal.objects.select_related("product")
@@ -304,7 +341,7 @@ class GoalViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["initiatives"])
-class InitiativeViewSet(RestrictedModelViewSet):
+class InitiativeViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Initiatives: approaches that serve one or more goals of the same product."""
 
     queryset = Initiative.objects.select_related("product").prefetch_related("goals")
@@ -313,7 +350,7 @@ class InitiativeViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["hypotheses"])
-class HypothesisViewSet(RestrictedModelViewSet):
+class HypothesisViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Hypotheses: we believe that *initiative* will help achieve *goal*."""
 
     queryset = Hypothesis.objects.select_related("product")
@@ -322,7 +359,7 @@ class HypothesisViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["use cases"])
-class UseCaseViewSet(RestrictedModelViewSet):
+class UseCaseViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Use cases: practical applications of a product, linked to its hypotheses."""
 
     queryset = UseCase.objects.select_related("product").prefetch_related("hypotheses")
@@ -331,7 +368,7 @@ class UseCaseViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["usage patterns"])
-class UsagePatternViewSet(RestrictedModelViewSet):
+class UsagePatternViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Usage patterns: who uses a product, how often, and what they need of the data."""
 
     queryset = UsagePattern.objects.select_related("product")
@@ -415,7 +452,7 @@ DATA_PAGE = inline_serializer(
 
 
 @extend_schema(tags=["outputs"])
-class OutputViewSet(RestrictedModelViewSet):
+class OutputViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Output ports: files under the data root or tables behind a connection, with their columns.
 
     Writing ``columns`` replaces the whole list, in the same transaction. ``data/`` reads the rows."""
@@ -428,21 +465,6 @@ class OutputViewSet(RestrictedModelViewSet):
         if self.action == "data":  # its query parameters are the read's, not the list's filters
             return queryset
         return super().filter_queryset(queryset)
-
-    # Output writes are where breaking changes happen: they go through the semver rule and change review.
-    def perform_create(self, serializer) -> None:
-        product = serializer.validated_data.get("product")
-        save_spec(self.request.user, product, lambda: super(OutputViewSet, self).perform_create(serializer))
-
-    def perform_update(self, serializer) -> None:
-        save_spec(
-            self.request.user,
-            serializer.instance.product,
-            lambda: super(OutputViewSet, self).perform_update(serializer),
-        )
-
-    def perform_destroy(self, instance: Output) -> None:
-        save_spec(self.request.user, instance.product, lambda: super(OutputViewSet, self).perform_destroy(instance))
 
     def perform_content_negotiation(self, request, force=False):
         wanted = request.query_params.get("format")
@@ -529,7 +551,7 @@ class OutputViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["KPIs"])
-class KPIViewSet(RestrictedModelViewSet):
+class KPIViewSet(SpecPartWrites, RestrictedModelViewSet):
     """KPIs: the nodes of a product's KPI tree and how each is calculated over an output."""
 
     queryset = KPI.objects.select_related("product", "owner").prefetch_related("goals")
@@ -538,7 +560,7 @@ class KPIViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["SLOs"])
-class SLOViewSet(RestrictedModelViewSet):
+class SLOViewSet(SpecPartWrites, RestrictedModelViewSet):
     """SLOs: the share of good measurements of an indicator over a rolling window."""
 
     queryset = SLO.objects.select_related("product")
@@ -547,7 +569,7 @@ class SLOViewSet(RestrictedModelViewSet):
 
 
 @extend_schema(tags=["inputs"])
-class ProductInputViewSet(RestrictedModelViewSet):
+class ProductInputViewSet(SpecPartWrites, RestrictedModelViewSet):
     """Inputs: where a product's data comes from (another product's output, or an external source)."""
 
     queryset = ProductInput.objects.select_related("product", "source_output__product")

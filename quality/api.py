@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from access import policy
 from access.api import ActPermission, RestrictedModelViewSet, RestrictedReadOnlyViewSet
-from products.api import SLOViewSet
+from products.api import SLOViewSet, SpecPartWrites
 
 from . import filters, incidents, runs, serializers
 from .models import CUSTOM_SQL, Check, CheckRun, Incident, IncidentEvent, SLOEvaluation
@@ -68,8 +68,9 @@ class CheckPermission(ActPermission):
     partial_update=extend_schema(summary="Change some fields of a check"),
     destroy=extend_schema(summary="Delete a check"),
 )
-class CheckViewSet(RestrictedModelViewSet):
-    """Quality checks on outputs: seen with their product, written by whoever may change it.
+class CheckViewSet(SpecPartWrites, RestrictedModelViewSet):
+    """Quality checks on outputs: seen with their product, written by whoever may change it (through change
+    review and the semver rule, as every part of a spec).
 
     The list filters by ``product`` (slug), ``output``, ``check_type``, ``enabled`` and ``severity``.
     """
@@ -82,13 +83,13 @@ class CheckViewSet(RestrictedModelViewSet):
     def perform_create(self, serializer: serializers.CheckSerializer) -> None:
         data = serializer.validated_data
         require_may_edit(self.request.user, Check(output=data["output"], check_type=data["check_type"]))
-        self.save_within_reach(serializer)
+        super().perform_create(serializer)
 
     def perform_update(self, serializer: serializers.CheckSerializer) -> None:
         data, check = serializer.validated_data, serializer.instance
         changed = Check(output=data.get("output", check.output), check_type=data.get("check_type", check.check_type))
         require_may_edit(self.request.user, changed)  # the check as it would be: another output, or custom SQL
-        self.save_within_reach(serializer)
+        super().perform_update(serializer)
 
     @extend_schema(
         summary="Run this check now, on a worker",
