@@ -108,6 +108,28 @@ def record(action: str, *, actor=None, obj=None, product=None, details: dict | N
     )
 
 
+def record_created(objs: list[models.Model], *, actor=None) -> None:
+    """One ``spec_created`` event per object, in one INSERT: for parts written with ``bulk_create``,
+    which sends no ``post_save`` (the same events ``on_spec_saved`` would have appended)."""
+    context = request_context()
+    user = acting_user(actor)
+    events = [
+        AuditEvent(
+            action=AuditAction.SPEC_CREATED,
+            actor_id=user.pk if user is not None else None,
+            actor_name=(user.get_username() if user is not None else "")[:150],
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            object_repr=str(obj)[:300],
+            product_slug=getattr(product_of(obj), "slug", "") or "",
+            request_id=context.request_id,
+            ip_address=context.ip_address,
+        )
+        for obj in objs
+    ]
+    AuditEvent.objects.bulk_create(events)
+
+
 # --- Receivers -------------------------------------------------------------------------------
 
 

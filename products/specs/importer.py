@@ -23,7 +23,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.deletion import ProtectedError
 
-from access import policy
+from access import audit, policy
 from quality import schedules
 
 from .. import choices, versions
@@ -70,10 +70,10 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     """
     errors = duplicate_slugs(documents)
     report = ImportReport([], dry_run)
-    # Check schedules are synced once per output at the end, not once per check saved.
-    with transaction.atomic(), versions.importing(user, message), schedules.syncs_deferred():
-        if not errors:
-            for document in upstream_first(documents):
+    with transaction.atomic(), versions.importing(user, message):
+        # Check schedules are synced once per output when the documents are in, before any rollback.
+        with schedules.syncs_deferred():
+            for document in upstream_first(documents) if not errors else []:
                 importer = ProductImporter(document, user)
                 importer.run()
                 errors += importer.errors or versions.import_errors(importer)  # review and semver rule
@@ -161,6 +161,25 @@ def plain_json(value):
     return value
 
 
+def resolved_references(obj: models.Model) -> list[str]:
+    """Foreign keys set to a saved object in hand, which ``full_clean`` need not look up again."""
+    names = []
+    for each in type(obj)._meta.concrete_fields:
+        if each.is_relation and each.is_cached(obj):
+            related = each.get_cached_value(obj)
+            if related is not None and related.pk is not None:
+                names.append(each.name)
+    return names
+
+
+def grouped(items: list, key) -> list[tuple[object, list]]:
+    """Items grouped by ``key(item)``, groups in order of first appearance."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return list(groups.items())
+
+
 def positions(current: list[tuple[int | None, int | None]]) -> list[int]:
     """``order`` values for items in document order, given each one's (order, pk) or (None, None) when new.
 
@@ -189,6 +208,9 @@ class ProductImporter:
         self.lines: list[str] = []
         self.deletions: list[tuple[str, models.Model]] = []
         self.product: DataProduct | None = None
+        # New items validated but not yet written, and their many-to-many links: see ``flush``.
+        self.new_items: list[models.Model] = []
+        self.new_links: list[tuple[models.Model, str, list]] = []
 
     def fail(self, path: Path, message: str) -> None:
         self.errors.append(self.document.error(path, message))
@@ -214,11 +236,14 @@ class ProductImporter:
 
     # --- Saving one item ----------------------------------------------------------------------
 
-    def save(self, part: f.Part, obj, values: dict, path: Path, label: str, refs: dict | None = None, prepare=None):
+    def save(self, part: f.Part, obj, values: dict, path: Path, label: str, refs: dict | None = None, prepare=None,
+             defer: bool = False):  # fmt: skip
         """Set ``obj``'s plain fields from ``values`` and its references; validate and save it only if it changed.
 
         ``prepare(obj)`` fills what the model's own ``save`` would (a check's default operator), so an
         unchanged item compares equal; it returns an error message when the user may not write it.
+        With ``defer``, a new item is validated now and written by the next ``flush``, with the
+        other new items of its list in one INSERT.
         """
         is_new = obj.pk is None
         before = state(obj)
@@ -237,6 +262,10 @@ class ProductImporter:
             return None
         if not self.full_clean(part, obj, path):
             return None
+        if is_new and defer:
+            self.new_items.append(obj)
+            self.lines.append(f"+ {label}")
+            return obj
         obj.save()
         changes = ", ".join(self.change_text(part, obj, name, before[name], after[name]) for name in changed)
         self.lines.append(f"+ {label}" if is_new else f"~ {label}: {changes}")
@@ -263,9 +292,14 @@ class ProductImporter:
         return ok
 
     def full_clean(self, part: f.Part, obj, path: Path) -> bool:
-        """The model's own validation, so errors read as the forms' do, each at its key's path."""
+        """The model's own validation, so errors read as the forms' do, each at its key's path.
+
+        References the importer resolved itself (the parent, a goal found by name) are not looked
+        up again, and so neither are the unique keys they are part of: items are matched by their
+        natural key within their parent, so a new item's key is free by construction.
+        """
         try:
-            obj.full_clean()
+            obj.full_clean(exclude=resolved_references(obj))
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 where = path if name == NON_FIELD_ERRORS else self.path_of(part, name, path)
@@ -286,6 +320,9 @@ class ProductImporter:
 
     def set_many(self, obj, name: str, targets: list, label: str, new: bool = False) -> None:
         """Set a many-to-many field to ``targets`` if it differs (a new item's "+" line says it all)."""
+        if obj.pk is None:  # waiting for ``flush``: its links go in with it
+            self.new_links.append((obj, name, targets))
+            return
         manager = getattr(obj, name)
         current = list(manager.all())
         if {each.pk for each in current} == {each.pk for each in targets}:
@@ -295,6 +332,34 @@ class ProductImporter:
             return
         names = lambda items: ", ".join(sorted(map(str, items))) or "(none)"  # noqa: E731
         self.lines.append(f"~ {label}: {name} {names(current)} → {names(targets)}")
+
+    def flush(self) -> None:
+        """Write the new items waiting so far, one INSERT per model, then their links, one per field.
+
+        ``bulk_create`` sends no signals, so this does what their receivers would: the audit
+        events, the product's pending version, and the check schedules.
+        """
+        from quality.models import Check
+
+        items, self.new_items = self.new_items, []
+        for model, group in grouped(items, type):
+            model.objects.bulk_create(group)
+            audit.record_created(group, actor=self.user)
+            versions.touched(self.product, versions.part_name(model))
+            if model is Check:
+                for output_id in {check.output_id for check in group}:
+                    schedules.sync_soon(output_id)
+        links, self.new_links = self.new_links, []
+        for (model, name), group in grouped(links, lambda link: (type(link[0]), link[1])):
+            m2m = model._meta.get_field(name)
+            through = m2m.remote_field.through
+            source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
+            rows = [
+                through(**{f"{source}_id": obj.pk, f"{target}_id": each.pk})
+                for obj, _, targets in group
+                for each in targets
+            ]
+            through.objects.bulk_create(rows)
 
     # --- Resolving names ----------------------------------------------------------------------
 
@@ -455,11 +520,12 @@ class ProductImporter:
             if ordered:
                 item_refs["order"] = orders[index]
             m2m = item_refs.pop("_many", {})
-            saved = self.save(part, obj, item, item_path, f"{label} {name!r}", item_refs, prepare)
+            saved = self.save(part, obj, item, item_path, f"{label} {name!r}", item_refs, prepare, defer=True)
             result[name] = saved
             for attr, targets in m2m.items():
                 if saved is not None:
                     self.set_many(saved, attr, targets, f"{label} {name!r}", is_new)
+        self.flush()
         listed = {item[part.key] for _, item in entries}
         self.deletions += [(f"{label} {name!r}", obj) for name, obj in current.items() if name not in listed]
         return result
@@ -574,7 +640,9 @@ class ProductImporter:
             listed.add(key)
             if key not in current:
                 obj = RowFilter(output=output, user=user, group=group)
-                self.save(f.ROW_FILTER, obj, rule, rule_path, f"output {output.name!r} row filter {key[0]}")
+                label = f"output {output.name!r} row filter {key[0]}"
+                self.save(f.ROW_FILTER, obj, rule, rule_path, label, defer=True)
+        self.flush()
         for key, rule in current.items():
             if key not in listed:
                 self.deletions.append((f"output {output.name!r} row filter {key[0]}", rule))
@@ -604,6 +672,7 @@ class ProductImporter:
                 continue
             listed.add(key)
             self.sync_input(current.get(key), key, path, item)
+        self.flush()
         self.deletions += [(f"input {key}", obj) for key, obj in current.items() if key not in listed]
 
     @staticmethod
@@ -626,7 +695,7 @@ class ProductImporter:
                 self.fail((*path, "output"), f"no output {item['output']!r} that you can see")
                 return
             refs = {"kind": choices.InputKind.OUTPUT, "source_output": source, "external_name": ""}
-        self.save(f.INPUT, obj, item, path, f"input {key[key.index(' ') + 1 :]}", refs)
+        self.save(f.INPUT, obj, item, path, f"input {key[key.index(' ') + 1 :]}", refs, defer=True)
 
     # --- KPIs and SLOs ------------------------------------------------------------------------
 
@@ -643,12 +712,15 @@ class ProductImporter:
                 kpis[item["name"]] = None
                 continue
             m2m = refs.pop("_many")
+            if refs["parent"] is not None and refs["parent"].pk is None:
+                self.flush()  # the parent first: its id goes in this KPI's row
             obj = current.get(item["name"]) or KPI(product=self.product)
             is_new = obj.pk is None
-            saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs)
+            saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs, defer=True)
             kpis[item["name"]] = saved
             if saved is not None:
                 self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}", is_new)
+        self.flush()
         listed = {item["name"] for _, item in entries}
         self.deletions += [(f"kpi {name!r}", obj) for name, obj in current.items() if name not in listed]
         return kpis

@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from access.models import AuditEvent
+from products import versions
 from products.models import KPI, DataProduct, Goal, Output, OutputColumn, ProductInput
 from products.specs.document import to_yaml
 from products.specs.importer import import_documents, positions
@@ -103,6 +104,41 @@ def test_a_dry_run_writes_nothing(spec, product, alice):
     assert report.products[0].lines == ["+ goal 'Another'", "- usage pattern 'Weekly review'", "- use case 'Campaigns'"]
     assert counts() == before
     assert AuditEvent.objects.count() == events
+
+
+def test_a_dry_run_adding_checks_writes_no_check_and_no_schedule(spec, product, alice):
+    from django_celery_beat.models import PeriodicTask
+
+    checks = spec["spec"]["outputs"][0]["checks"]
+    checks.append({"name": "rows", "type": "row_count", "schedule": "5 4 * * *"})
+    before, tasks = counts(), PeriodicTask.objects.count()
+    report = import_documents(documents(spec), user=alice, dry_run=True)
+    assert report.products[0].lines == ["+ output 'orders' check 'rows'"]
+    assert (counts(), PeriodicTask.objects.count()) == (before, tasks)
+
+
+def test_new_items_written_together_are_audited_versioned_and_scheduled(
+    spec, product, alice, django_capture_on_commit_callbacks
+):
+    from django_celery_beat.models import PeriodicTask
+
+    spec["spec"]["goals"] += [{"title": "New goal one"}, {"title": "New goal two"}]
+    spec["spec"]["initiatives"].append({"title": "Bundles", "goals": ["New goal one", "New goal two"]})
+    spec["spec"]["outputs"][0]["checks"].append({"name": "rows", "type": "row_count", "schedule": "5 4 * * *"})
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    versions.record_version(product, source="system")  # the fixture's own changes, recorded now
+    with django_capture_on_commit_callbacks(execute=True):
+        import_documents(documents(spec), user=alice)
+    created = AuditEvent.objects.filter(action="spec_created", id__gt=last)
+    assert {(event.object_repr, event.actor_name, event.product_slug) for event in created} >= {
+        ("New goal one", "alice", "cross-sell"), ("Bundles", "alice", "cross-sell"), ("rows", "alice", "cross-sell"),
+    }  # fmt: skip
+    initiative = product.initiatives.get(title="Bundles")
+    assert sorted(initiative.goals.values_list("title", flat=True)) == ["New goal one", "New goal two"]
+    latest = product.versions.order_by("-number").first()
+    assert [goal["title"] for goal in latest.snapshot["spec"]["goals"]][-2:] == ["New goal one", "New goal two"]
+    output = product.outputs.get()
+    assert PeriodicTask.objects.filter(name__contains=f"output {output.pk} @ 5 4 * * *").exists()
 
 
 def test_items_left_out_are_deleted_and_audited(spec, product, alice):
