@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from guardian.admin import GuardedModelAdmin
 
+from access import audit
 from utilities.admin import ReadOnlyModelAdmin
+from utilities.validators import semver_validator
 
+from . import review, semver, versions
 from .choices import KPILevel
 from .models import (
     KPI,
@@ -29,6 +37,126 @@ from .models import (
     UsagePattern,
     UseCase,
 )
+
+# --- Writes to a spec follow the rules of every other path -----------------------------------
+
+
+class SpecRefused(Exception):
+    """A spec change the rules refuse, raised inside the admin's transaction so that nothing is written."""
+
+
+def spec_product(obj) -> DataProduct | None:
+    """The product whose spec ``obj`` is part of (a new check's product follows its output)."""
+    if obj is None:
+        return None
+    product = audit.product_of(obj)
+    if product is None and getattr(obj, "output_id", None):
+        product = obj.output.product
+    return product
+
+
+def products_touched(objects) -> list[DataProduct]:
+    """The saved products a write to ``objects`` changes: theirs and, for a part that moves, the one it leaves."""
+    products = []
+    for obj in objects:
+        products.append(spec_product(obj))
+        if obj.pk is not None:
+            products.append(spec_product(type(obj)._default_manager.filter(pk=obj.pk).first()))
+    pks = {product.pk for product in products if product is not None and product.pk is not None}
+    return list(DataProduct.objects.filter(pk__in=pks).order_by("pk"))
+
+
+def review_refusal(product: DataProduct) -> str:
+    return (
+        f"Changes to “{product.name}” go through review and the admin cannot send them: edit it on its page "
+        f"({product.get_absolute_url()}) to propose the change to its owner. Nothing was saved."
+    )
+
+
+def save_under_rules(user, products: list[DataProduct], save: Callable[[], object]) -> None:
+    """Run ``save`` as the API would: refused if it needs review, rolled back if it breaks a version without a bump."""
+    for product in products:
+        if review.must_review(product, user):
+            raise SpecRefused(review_refusal(product))
+    for product in products:
+        save = partial(versions.within_semver, product, save)
+    try:
+        save()
+    except semver.BreakingChange as exc:
+        raise SpecRefused(f"{exc.messages[0]} Nothing was saved.") from None
+
+
+class SpecAdminMixin:
+    """Admin writes to a product's spec follow change review and the semver rule, as the API and the forms do.
+
+    The admin cannot propose a change, so one that needs review is refused; a breaking change without a
+    major bump is refused too. The object and its inlines are saved together in ``save_related`` (inlines
+    are saved there), deletes in ``delete_model`` / ``delete_queryset``; a refusal is raised inside the
+    transaction, so nothing is written, and the view shows it as an error message.
+    """
+
+    def save_model(self, request, obj, form, change) -> None:
+        pass  # saved with its inlines in save_related, under the rules
+
+    def save_related(self, request, form, formsets, change) -> None:
+        def save() -> None:
+            super(SpecAdminMixin, self).save_model(request, form.instance, form, change)
+            bump_version(form)
+            super(SpecAdminMixin, self).save_related(request, form, formsets, change)
+
+        save_under_rules(request.user, products_touched([form.instance]), save)
+
+    def delete_model(self, request, obj) -> None:
+        products = [] if isinstance(obj, DataProduct) else products_touched([obj])  # a whole product: no readers left
+        save_under_rules(request.user, products, partial(super().delete_model, request, obj))
+
+    def delete_queryset(self, request, queryset) -> None:
+        products = [] if queryset.model is DataProduct else products_touched(queryset)
+        save_under_rules(request.user, products, partial(super().delete_queryset, request, queryset))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self.refusing(
+            request, request.get_full_path(), super().changeform_view, object_id, form_url, extra_context
+        )
+
+    def delete_view(self, request, object_id, extra_context=None):
+        opts = self.model._meta
+        back = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+        return self.refusing(request, back, super().delete_view, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):  # its "delete selected" action
+        return self.refusing(request, request.get_full_path(), super().changelist_view, extra_context)
+
+    def refusing(self, request, back: str, view, *args):
+        """The view's answer, or for a refused change (rolled back by then) an error message on the page ``back``."""
+        try:
+            return view(request, *args)
+        except SpecRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(back)
+
+
+class ProductVersionForm(forms.ModelForm):
+    """An output's or a column's admin form, with the product's version beside it for a breaking change."""
+
+    product_version = forms.CharField(
+        label="New product version",
+        required=False,
+        max_length=50,
+        validators=[semver_validator],
+        help_text="Removing an output or a column, or changing a column's type, breaks a published product's "
+        "readers: raise the product's major version here, in the same save (e.g. 1.4.0 → 2.0.0).",
+    )
+
+
+def bump_version(form) -> None:
+    """Apply the product version given beside the form (``ProductVersionForm``), if any."""
+    new_version = (getattr(form, "cleaned_data", None) or {}).get("product_version")
+    if new_version:
+        product = spec_product(form.instance)
+        product.version = new_version
+        product.save(update_fields=["version", "updated"])
+
 
 # --- Reference data -------------------------------------------------------------------------
 
@@ -156,7 +284,7 @@ class ProductInputInline(admin.TabularInline):
 
 
 @admin.register(DataProduct)
-class DataProductAdmin(GuardedModelAdmin):
+class DataProductAdmin(SpecAdminMixin, GuardedModelAdmin):
     """Products, with their spec inline; 'Object permissions' manages who may see and change each one."""
 
     list_display = ["name", "slug", "domain", "status", "owner", "version", "updated"]
@@ -192,8 +320,8 @@ class DataProductAdmin(GuardedModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ProductPartAdmin(admin.ModelAdmin):
-    """A part of a product's spec; listed with its product."""
+class ProductPartAdmin(SpecAdminMixin, admin.ModelAdmin):
+    """A part of a product's spec; listed with its product, written under the spec's rules (``SpecAdminMixin``)."""
 
     list_select_related = ["product"]
     list_filter = ["product__domain"]
@@ -261,11 +389,13 @@ class OutputAdmin(GuardedModelAdmin, ProductPartAdmin):
     search_fields = ["name", "product__name", "product__slug", "table", "path"]
     autocomplete_fields = ["product", "connection"]
     inlines = [OutputColumnInline, RowFilterInline]
+    form = ProductVersionForm
 
 
 @admin.register(OutputColumn)
-class OutputColumnAdmin(admin.ModelAdmin):
+class OutputColumnAdmin(SpecAdminMixin, admin.ModelAdmin):
     list_display = ["name", "output", "data_type", "role", "classification"]
+    form = ProductVersionForm
     list_select_related = ["output__product"]
     list_filter = ["classification", "role", "data_type"]
     search_fields = ["name", "output__name", "output__product__name"]

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from products.admin import SpecAdminMixin
 from utilities.admin import ReadOnlyModelAdmin
 
 from . import alerts  # also registers the delivery task with workers, which import every admin
@@ -9,7 +10,9 @@ from .models import Check, CheckRun, Notification, Webhook
 
 
 @admin.register(Check)
-class CheckAdmin(admin.ModelAdmin):
+class CheckAdmin(SpecAdminMixin, admin.ModelAdmin):
+    """Checks are part of their product's spec: written under change review and the semver rule."""
+
     list_display = ["name", "output", "check_type", "threshold_display", "severity", "enabled", "schedule"]
     list_filter = ["check_type", "severity", "enabled"]
     search_fields = ["name", "output__name", "output__product__slug", "column"]
