@@ -644,7 +644,7 @@ class RowFilter(models.Model):
         errors = {}
         if (self.user_id is None) == (self.group_id is None):
             errors["user"] = "Name either a user or a group, not both and not neither."
-        if self.output_id is not None and not self.output.columns.filter(name=self.column).exists():
+        if self.output_id is not None and self.column not in {column.name for column in self.output.columns.all()}:
             errors["column"] = f"{self.column!r} is not a column of {self.output.name}."
         problem = self.values_problem(self.values)
         if problem:

@@ -4,15 +4,29 @@ The fields on the product are the human-facing record; guardian's tables are wha
 access policy reads. These functions keep the two in step.
 """
 
-from guardian.shortcuts import assign_perm, remove_perm
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from guardian.shortcuts import remove_perm
+from guardian.utils import get_user_obj_perms_model
 
 OWNER_PERMS = ("view_dataproduct", "change_dataproduct", "delete_dataproduct", "manage_access")
 STEWARD_PERMS = ("view_dataproduct", "change_dataproduct")
 
 
+def grant(product, user, codenames: tuple[str, ...]) -> None:
+    """Give ``user`` these permissions on ``product``: two queries, where guardian's ``assign_perm`` takes four each.
+
+    Rows the user already holds stay as they are (the table's unique key; ``ignore_conflicts``).
+    """
+    model = get_user_obj_perms_model(product)
+    content_type = ContentType.objects.get_for_model(product)
+    permissions = Permission.objects.filter(content_type=content_type, codename__in=codenames)
+    rows = [model(user=user, permission=permission, content_object=product) for permission in permissions]
+    model.objects.bulk_create(rows, ignore_conflicts=True)
+
+
 def grant_owner(product, user) -> None:
-    for perm in OWNER_PERMS:
-        assign_perm(perm, user, product)
+    grant(product, user, OWNER_PERMS)
 
 
 def revoke_owner(product, user) -> None:
@@ -23,8 +37,7 @@ def revoke_owner(product, user) -> None:
 
 
 def grant_steward(product, user) -> None:
-    for perm in STEWARD_PERMS:
-        assign_perm(perm, user, product)
+    grant(product, user, STEWARD_PERMS)
 
 
 def revoke_steward(product, user) -> None:

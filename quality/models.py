@@ -152,7 +152,7 @@ class Check(models.Model):
         self.apply_defaults()
         errors = self._shape_errors()
         if not errors:
-            known = set(self.output.columns.values_list("name", flat=True))
+            known = {column.name for column in self.output.columns.all()}  # prefetched, when a caller did
             errors = self._column_errors(known) or self.kind.validate(self, known) or self._threshold_errors()
         if errors:
             raise ValidationError(errors)

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import DatabaseError, transaction
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django.db.models import Q
+from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
 
 from .models import CRON_FIELDS, Check
 from .tasks import QUEUE, run_output_checks
@@ -44,28 +45,57 @@ def crontab_for(schedule: str) -> CrontabSchedule:
 
 
 @transaction.atomic
-def sync_output_schedules(output_id: int) -> None:
-    """Make the output's PeriodicTask rows match its enabled checks' schedules."""
-    wanted = set(Check.objects.filter(output_id=output_id, enabled=True).values_list("schedule", flat=True))
+def sync_output_schedules(*output_ids: int) -> None:
+    """Make each output's PeriodicTask rows match its enabled checks' schedules.
+
+    Outputs go in chunks that share their queries, so a spec import syncing a thousand outputs
+    reads the checks and the tasks once per chunk, inserts new tasks together and tells beat once.
+    """
+    ids = sorted(set(output_ids))
+    for start in range(0, len(ids), SYNC_CHUNK):
+        sync_chunk(ids[start : start + SYNC_CHUNK])
+
+
+SYNC_CHUNK = 200
+
+
+def sync_chunk(output_ids: list[int]) -> None:
+    wanted: dict[int, set[str]] = {output_id: set() for output_id in output_ids}
+    enabled = Check.objects.filter(output_id__in=output_ids, enabled=True).values_list("output_id", "schedule")
+    for output_id, schedule in enabled:
+        wanted[output_id].add(schedule)
+    prefixes = Q()
+    for output_id in output_ids:
+        prefixes |= Q(name__startswith=output_prefix(output_id))
+    stored = {task.name: task for task in PeriodicTask.objects.filter(prefixes)}
     released: set[int] = set()  # crontab rows this sync stops using
-    for schedule in sorted(wanted):
-        kwargs = json.dumps({"output_id": output_id, "schedule": schedule})
-        task = PeriodicTask.objects.filter(name=task_name(output_id, schedule)).first()
-        if task and (task.task, task.kwargs, task.queue, task.enabled) == (TASK, kwargs, QUEUE, True):
-            continue  # unchanged: no write, so beat does not reload for nothing
-        if task and task.crontab_id:
-            released.add(task.crontab_id)
-        task = task or PeriodicTask(name=task_name(output_id, schedule))
-        task.task, task.kwargs, task.args, task.queue, task.enabled = TASK, kwargs, "[]", QUEUE, True
-        task.crontab, task.interval, task.solar, task.clocked = crontab_for(schedule), None, None, None
-        task.description = f"Quality checks of output {output_id} on the cron {schedule} (UTC)."
-        task.save()
-    stale = PeriodicTask.objects.filter(name__startswith=output_prefix(output_id)).exclude(
-        name__in=[task_name(output_id, schedule) for schedule in wanted]
-    )
-    for task in stale:
+    new, crontabs = [], {}
+    for output_id in output_ids:
+        for schedule in sorted(wanted[output_id]):
+            task = stored.pop(task_name(output_id, schedule), None)
+            kwargs = json.dumps({"output_id": output_id, "schedule": schedule})
+            if task and (task.task, task.kwargs, task.queue, task.enabled) == (TASK, kwargs, QUEUE, True):
+                continue  # unchanged: no write, so beat does not reload for nothing
+            if task and task.crontab_id:
+                released.add(task.crontab_id)
+            task = task or PeriodicTask(name=task_name(output_id, schedule))
+            task.task, task.kwargs, task.args, task.queue, task.enabled = TASK, kwargs, "[]", QUEUE, True
+            if schedule not in crontabs:
+                crontabs[schedule] = crontab_for(schedule)
+            task.crontab, task.interval, task.solar, task.clocked = crontabs[schedule], None, None, None
+            task.description = f"Quality checks of output {output_id} on the cron {schedule} (UTC)."
+            if task.pk is None:
+                new.append(task)
+            else:
+                task.save()
+    if new:
+        # One INSERT; ``bulk_create`` skips PeriodicTask.save, which only blanks empty routing fields
+        # (these have none) and tells beat to reload: done once below.
+        PeriodicTask.objects.bulk_create(new)
+        PeriodicTasks.update_changed()
+    for task in stored.values():  # no enabled check wants these any more
         released.add(task.crontab_id)
-        task.delete()  # one by one: django-celery-beat's delete signal tells beat to reload
+        task.delete()  # one by one: django-celery-beat's delete tells beat to reload
     drop_unused_crontabs(released)
 
 
@@ -103,8 +133,7 @@ def sync_all_schedules() -> tuple[int, int]:
             drop_unused_crontabs({task.crontab_id})
             task.delete()
             removed += 1
-    for output_id in sorted(output_ids):
-        sync_output_schedules(output_id)
+    sync_output_schedules(*output_ids)
     return len(output_ids), removed
 
 
@@ -128,8 +157,7 @@ def syncs_deferred() -> Iterator[None]:
         pending = _deferred.get()
     finally:
         _deferred.reset(token)
-    for output_id in sorted(pending):
-        sync_output_schedules(output_id)
+    sync_output_schedules(*pending)
 
 
 def sync_soon(output_id: int) -> None:

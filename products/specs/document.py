@@ -7,11 +7,12 @@ depends on the spec alone, never on database ids. ``importer`` reads the same sh
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 
 import yaml
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 
 from quality.models import Check
 
@@ -21,7 +22,19 @@ from . import fields as f
 
 
 def to_document(product: DataProduct) -> dict:
-    product = load(product.pk)
+    return document_of(load(product.pk))
+
+
+def to_documents(pks: Iterable[int], chunk: int = 100) -> Iterator[tuple[int, dict]]:
+    """(pk, document) for many products, ``chunk`` at a time: the same queries serve a whole chunk."""
+    pks = list(pks)
+    for start in range(0, len(pks), chunk):
+        for product in with_spec(DataProduct.objects.filter(pk__in=pks[start : start + chunk])):
+            yield product.pk, document_of(product)
+
+
+def document_of(product: DataProduct) -> dict:
+    """The document of a product loaded by ``with_spec``."""
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata(product), "spec": spec(product)}
 
 
@@ -31,13 +44,18 @@ def to_yaml(product: DataProduct) -> str:
 
 def load(pk: int) -> DataProduct:
     """The product with every part of its spec, in a constant number of queries."""
+    return with_spec(DataProduct.objects.filter(pk=pk)).get()
+
+
+def with_spec(products: QuerySet) -> QuerySet:
+    """Products with every part of their spec prefetched: a constant number of queries for any number."""
     checks = Check.objects.prefetch_related("slos").order_by("name")
     row_filters = RowFilter.objects.select_related("user", "group")
     outputs = Output.objects.select_related("connection").prefetch_related(
         "columns", Prefetch("checks", queryset=checks), Prefetch("row_filters", queryset=row_filters)
     )
     return (
-        DataProduct.objects.select_related("domain", "owner", "replaced_by", "north_star")
+        products.select_related("domain", "owner", "replaced_by", "north_star")
         .prefetch_related(
             "stewards",
             "tags",
@@ -55,7 +73,7 @@ def load(pk: int) -> DataProduct:
             "slos__kpi",
             Prefetch("inputs", queryset=ProductInput.objects.select_related("source_output__product")),
         )
-        .get(pk=pk)
+        .order_by("pk")
     )
 
 
@@ -173,10 +191,12 @@ def by_key(items: list[dict], key: str = "name") -> list[dict]:
 # --- YAML ------------------------------------------------------------------------------------
 
 
-class Dumper(yaml.SafeDumper):
+class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     """PyYAML's safe dumper, writing decimals as plain numbers and long text as blocks.
 
-    Never an anchor or alias, even for a value used twice: the loader refuses them.
+    Never an anchor or alias, even for a value used twice: the loader refuses them. libyaml's
+    emitter writes about five times faster than PyYAML's; the two agree on every demo spec but can
+    fold a long quoted line in another place, so an export is stable only on one of them.
     """
 
     def ignore_aliases(self, data) -> bool:

@@ -25,6 +25,7 @@ from django.db.models.deletion import ProtectedError
 
 from access import audit, policy
 from quality import schedules
+from quality.models import CUSTOM_SQL
 
 from .. import choices, versions
 from ..models import KPI, SLO, Connection, DataProduct, Domain, Output, ProductInput, RowFilter, Tag, Team
@@ -70,11 +71,12 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     """
     errors = duplicate_slugs(documents)
     report = ImportReport([], dry_run)
+    users: dict = {}
     with transaction.atomic(), versions.importing(user, message):
         # Check schedules are synced once per output when the documents are in, before any rollback.
         with schedules.syncs_deferred():
             for document in upstream_first(documents) if not errors else []:
-                importer = ProductImporter(document, user)
+                importer = ProductImporter(document, user, users)
                 importer.run()
                 errors += importer.errors or versions.import_errors(importer)  # review and semver rule
                 report.products.append(ProductChange(document.slug, importer.lines))
@@ -199,18 +201,26 @@ def positions(current: list[tuple[int | None, int | None]]) -> list[int]:
 class ProductImporter:
     """Imports one document; collects every error it can find instead of stopping at the first."""
 
-    def __init__(self, document: Document, user) -> None:
+    def __init__(self, document: Document, user, users: dict | None = None) -> None:
         self.document = document
         self.user = user
+        self.users = users if users is not None else {}  # username → user, shared by one import's documents
         self.meta = document.data["metadata"]
         self.spec = document.data.get("spec") or {}
         self.errors: list[SpecError] = []
         self.lines: list[str] = []
         self.deletions: list[tuple[str, models.Model]] = []
         self.product: DataProduct | None = None
+        self.product_is_new = False
         # New items validated but not yet written, and their many-to-many links: see ``flush``.
         self.new_items: list[models.Model] = []
         self.new_links: list[tuple[models.Model, str, list]] = []
+        self.check_kinds_allowed: dict[bool, bool] = {}
+        self.created: list[models.Model] = []  # written by ``flush``, for one audit INSERT at the end
+
+    def stored(self, queryset) -> models.QuerySet | list:
+        """The items stored so far, or none without a query when the product is new in this import."""
+        return [] if self.product_is_new else queryset
 
     def fail(self, path: Path, message: str) -> None:
         self.errors.append(self.document.error(path, message))
@@ -233,6 +243,7 @@ class ProductImporter:
         self.sync_checks_and_row_filters(outputs, slos)
         self.delete_missing()
         self.sync_north_star(kpis)
+        audit.record_created(self.created, actor=self.user)
 
     # --- Saving one item ----------------------------------------------------------------------
 
@@ -267,8 +278,11 @@ class ProductImporter:
             self.lines.append(f"+ {label}")
             return obj
         obj.save()
-        changes = ", ".join(self.change_text(part, obj, name, before[name], after[name]) for name in changed)
-        self.lines.append(f"+ {label}" if is_new else f"~ {label}: {changes}")
+        if is_new:
+            self.lines.append(f"+ {label}")
+        else:
+            changes = ", ".join(self.change_text(part, obj, name, before[name], after[name]) for name in changed)
+            self.lines.append(f"~ {label}: {changes}")
         return obj
 
     def change_text(self, part: f.Part, obj, name: str, before, after) -> str:
@@ -324,6 +338,9 @@ class ProductImporter:
             self.new_links.append((obj, name, targets))
             return
         manager = getattr(obj, name)
+        if new:  # nothing linked yet: no need to read what is
+            manager.add(*targets)
+            return
         current = list(manager.all())
         if {each.pk for each in current} == {each.pk for each in targets}:
             return
@@ -344,7 +361,7 @@ class ProductImporter:
         items, self.new_items = self.new_items, []
         for model, group in grouped(items, type):
             model.objects.bulk_create(group)
-            audit.record_created(group, actor=self.user)
+            self.created += group
             versions.touched(self.product, versions.part_name(model))
             if model is Check:
                 for output_id in {check.output_id for check in group}:
@@ -372,7 +389,11 @@ class ProductImporter:
         return obj
 
     def user_named(self, username: str, path: Path):
-        return self.find(get_user_model().objects.filter(is_active=True), path, "user", username=username)
+        if username not in self.users:
+            self.users[username] = get_user_model().objects.filter(is_active=True, username=username).first()
+        if self.users[username] is None:
+            self.fail(path, f"no user {username!r}")
+        return self.users[username]
 
     def named(self, path: Path, name: str, known: dict, noun: str):
         """The item of this spec ``name`` names (None if it failed to save), or an error."""
@@ -407,6 +428,7 @@ class ProductImporter:
         saved = self.save(part, product, values, META, f"product {slug!r}", refs)
         if saved is None:
             return None
+        self.product_is_new = existing is None
         self.product_people_and_labels(saved, new=existing is None)
         return saved
 
@@ -531,14 +553,14 @@ class ProductImporter:
         return result
 
     def sync_goals(self) -> dict:
-        goals = self.product.goals.all()
+        goals = self.stored(self.product.goals.all())
         return self.sync_list("goals", f.GOAL, goals, "goal", ordered=True, parent={"product": self.product})
 
     def sync_initiatives(self, goals: dict) -> dict:
         def refs(path, item):
             return {"_many": {"goals": self.named_items((*path, "goals"), item.get("goals", []), goals, "goal")}}
 
-        existing = self.product.initiatives.all()
+        existing = self.stored(self.product.initiatives.all())
         return self.sync_list(
             "initiatives", f.INITIATIVE, existing, "initiative", refs, ordered=True, parent={"product": self.product}
         )
@@ -549,7 +571,7 @@ class ProductImporter:
             initiative = self.named((*path, "initiative"), item["initiative"], initiatives, "initiative")
             return {"goal": goal, "initiative": initiative} if goal and initiative else None
 
-        existing = self.product.hypotheses.all()
+        existing = self.stored(self.product.hypotheses.all())
         return self.sync_list(
             "hypotheses", f.HYPOTHESIS, existing, "hypothesis", refs, parent={"product": self.product}
         )
@@ -559,11 +581,11 @@ class ProductImporter:
             names = item.get("hypotheses", [])
             return {"_many": {"hypotheses": self.named_items((*path, "hypotheses"), names, hypotheses, "hypothesis")}}
 
-        existing = self.product.use_cases.all()
+        existing = self.stored(self.product.use_cases.all())
         self.sync_list("use_cases", f.USE_CASE, existing, "use case", refs, parent={"product": self.product})
 
     def sync_usage_patterns(self) -> None:
-        existing = self.product.usage_patterns.all()
+        existing = self.stored(self.product.usage_patterns.all())
         self.sync_list("usage_patterns", f.USAGE_PATTERN, existing, "usage pattern", parent={"product": self.product})
 
     # --- Outputs, their columns, checks and row filters ---------------------------------------
@@ -572,7 +594,7 @@ class ProductImporter:
         def refs(path, item):
             return {"connection": self.connection(path, item, current.get(item["name"]))}
 
-        current = {output.name: output for output in self.product.outputs.select_related("connection")}
+        current = {output.name: output for output in self.stored(self.product.outputs.select_related("connection"))}
         outputs = self.sync_list(
             "outputs", f.OUTPUT, current.values(), "output", refs, parent={"product": self.product}
         )
@@ -595,11 +617,13 @@ class ProductImporter:
         label = f"output {output.name!r} column"
         queued, self.deletions = self.deletions, []
         self.sync_list(
-            "columns", f.COLUMN, output.columns.all(), label, ordered=True, path=path, data=item,
+            "columns", f.COLUMN, self.stored(output.columns.all()), label, ordered=True, path=path, data=item,
             parent={"output": output},
         )  # fmt: skip
         self.delete_now()  # a removed column must be gone before checks and KPIs are validated
         self.deletions = queued
+        # Checks, KPIs and row filters validate their columns against these: read them once.
+        models.prefetch_related_objects([output], "columns")
 
     def sync_checks_and_row_filters(self, outputs: dict, slos: dict) -> None:
         for path, item in self.items("outputs", f.OUTPUT):
@@ -617,18 +641,22 @@ class ProductImporter:
         def prepare(check) -> str:
             check.sync_product()
             check.apply_defaults()
-            return "" if check.may_be_edited_by(self.user) else "only admins may write custom SQL checks"
+            # The rule depends on the product and on whether the check is custom SQL: ask once each.
+            allowed, kind = self.check_kinds_allowed, check.check_type == CUSTOM_SQL
+            if kind not in allowed:
+                allowed[kind] = check.may_be_edited_by(self.user)
+            return "" if allowed[kind] else "only admins may write custom SQL checks"
 
         label = f"output {output.name!r} check"
         self.sync_list(
-            "checks", f.CHECK, Check.objects.filter(output=output), label, refs, path=path, data=item,
+            "checks", f.CHECK, self.stored(Check.objects.filter(output=output)), label, refs, path=path, data=item,
             parent={"output": output, "product": self.product}, prepare=prepare,
         )  # fmt: skip
 
     def sync_row_filters(self, output: Output, path: Path, item: dict) -> None:
         """Row filters have no name: a rule is kept when one with the same holder, column and values exists."""
         current = {}
-        for rule in output.row_filters.select_related("user", "group"):
+        for rule in self.stored(output.row_filters.select_related("user", "group")):
             current.setdefault(self.rule_key(rule.user, rule.group, rule.column, rule.values), rule)
         listed = set()
         for index, rule in enumerate(item.get("row_filters", [])):
@@ -661,7 +689,7 @@ class ProductImporter:
 
     def sync_inputs(self) -> None:
         current = {}
-        for item in self.product.inputs.select_related("source_output__product"):
+        for item in self.stored(self.product.inputs.select_related("source_output__product")):
             current[self.input_key_of(item)] = item
         listed = set()
         for index, item in enumerate(self.spec.get("inputs", [])):
@@ -702,7 +730,7 @@ class ProductImporter:
     def sync_kpis(self, goals: dict, outputs: dict) -> dict:
         entries = self.items("kpis", f.KPI_PART)
         order = self.kpis_parents_first(entries)
-        current = {kpi.name: kpi for kpi in self.product.kpis.all()}
+        current = {kpi.name: kpi for kpi in self.stored(self.product.kpis.all())}
         if entries and not order:  # a loop of parents: known names, none saved, no errors for their users
             return {item["name"]: None for _, item in entries}
         kpis = {}
@@ -762,7 +790,7 @@ class ProductImporter:
             kpi = self.named((*path, "kpi"), item["kpi"], kpis, "kpi")
             return {"kpi": kpi} if kpi else None
 
-        existing = self.product.slos.all()
+        existing = self.stored(self.product.slos.all())
         return self.sync_list("slos", f.SLO_PART, existing, "slo", refs, parent={"product": self.product})
 
     # --- Deleting what the document left out --------------------------------------------------

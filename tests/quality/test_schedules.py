@@ -201,3 +201,22 @@ def test_a_bulk_change_syncs_each_output_once_when_it_ends(product):
                 Check.objects.filter(name="bulk 4").get().delete()
     assert set(scheduled()) == {f"{NAME_PREFIX}{output.pk} @ 0 * * * *", f"{NAME_PREFIX}{output.pk} @ 30 * * * *"}
     assert len(bulk) < len(one_by_one)
+
+
+def test_a_deferred_sync_of_many_outputs_writes_each_outputs_tasks_and_tells_beat_once(product):
+    from django_celery_beat.models import PeriodicTasks
+
+    from quality import schedules
+    from quality.models import Check
+
+    outputs = [factories.OutputFactory(product=product, name=f"out{n}") for n in range(schedules.SYNC_CHUNK + 5)]
+    stale = factories.CheckFactory(output=outputs[0], name="old", schedule="7 7 * * *")
+    before = PeriodicTasks.last_change()
+    with schedules.syncs_deferred():
+        Check.objects.filter(pk=stale.pk).update(enabled=False)  # no signal: the sync must still drop its task
+        for n, output in enumerate(outputs):
+            factories.CheckFactory(output=output, name="rows", schedule=f"{n % 60} * * * *")
+    names = set(scheduled())
+    assert names == {f"{NAME_PREFIX}{output.pk} @ {n % 60} * * * *" for n, output in enumerate(outputs)}
+    assert PeriodicTasks.last_change() > before
+    assert CrontabSchedule.objects.filter(minute="7", hour="7").count() <= 1  # dropped after commit, if unused

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from products.models import DataProduct
-from products.specs.document import to_yaml
+from products.specs.document import dump, to_documents
 from products.specs.schema import schema_text
 
 
@@ -32,8 +32,9 @@ class Command(BaseCommand):
         folder = Path(dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            for each in products:
-                (folder / f"{each.slug}.yaml").write_text(to_yaml(each), encoding="utf-8")
+            slugs = {each.pk: each.slug for each in products}
+            for pk, document in to_documents(slugs):
+                (folder / f"{slugs[pk]}.yaml").write_text(dump(document), encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"Cannot write into {folder}: {exc}") from None
         self.stdout.write(f"Exported {len(products)} product spec(s) to {folder}.")
