@@ -37,6 +37,11 @@ class ProductVersion(models.Model):
     message = models.CharField(max_length=500, blank=True)
     snapshot = models.JSONField()
     source = models.CharField(max_length=20, choices=VersionSource.choices, default=VersionSource.SYSTEM)
+    breaking = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What this version breaks for readers of the one before, in words; empty if nothing.",
+    )
 
     class Meta:
         ordering = ["product", "-number"]
