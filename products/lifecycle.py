@@ -18,6 +18,7 @@ import datetime
 import logging
 import smtplib
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,6 +30,7 @@ from django.utils import timezone
 from access import audit, policy
 from access.models import AuditAction
 
+from . import semver
 from .choices import Status
 from .models import DataProduct, ProductInput
 
@@ -205,19 +207,23 @@ def affected_list(products: dict) -> str:
     return "\n".join(lines)
 
 
-def notify_downstream(product: DataProduct, subject: str, body: str) -> list[str]:
+def notify_downstream(product: DataProduct, subject: str, body: str | Callable[[dict], str]) -> list[str]:
     """Email ``subject`` and ``body`` to the owner of every product reading ``product``'s outputs.
 
-    One email per owner, however many of their products are affected; each lists theirs. Sent after the
-    transaction commits (nothing is sent for a change that is rolled back); a mail server that refuses
-    is logged, not raised. Returns the addresses it will write to.
+    One email per owner, however many of their products are affected; each lists theirs. ``body`` may be
+    a function of the owner's {their product → [outputs of ours it reads]} giving that owner's text, or ''
+    to leave them out. Sent after the transaction commits (nothing is sent for a change that is rolled
+    back); a mail server that refuses is logged, not raised. Returns the addresses it will write to.
     """
     owners = downstream_by_owner(product)
     messages = []
     for owner, products in owners.items():
         if not owner.email or not owner.is_active:
             continue
-        text = f"{body.rstrip()}\n\nYour products that read {product.name}:\n{affected_list(products)}\n"
+        own_body = body(products) if callable(body) else body
+        if not own_body:
+            continue
+        text = f"{own_body.rstrip()}\n\nYour products that read {product.name}:\n{affected_list(products)}\n"
         messages.append((owner.email, text))
     transaction.on_commit(lambda: send_each(subject, messages, product))
     return [address for address, _ in messages]
@@ -229,3 +235,25 @@ def send_each(subject: str, messages: list[tuple[str, str]], product: DataProduc
             send_mail(subject, text, None, [address])
         except (smtplib.SMTPException, OSError):
             logger.exception("Could not tell %s about a change to product %s", address, product.slug)
+
+
+def notify_breaking(version) -> list[str]:
+    """Tell the downstream owners what a breaking version (``ProductVersion.breaking``) breaks for them.
+
+    Each owner hears only of the changes to outputs their products read, and nothing if there are none.
+    """
+    product = version.product
+    subject = f"Breaking change: {product.name} {version.version}"
+    context = {
+        "product": product,
+        "version": version,
+        "page_url": absolute(product.get_absolute_url()),
+        "history_url": absolute(version.get_absolute_url()),
+    }
+
+    def body(readers: dict) -> str:
+        read = {name for outputs in readers.values() for name in outputs}
+        changes = semver.changes_to(version.breaking, read)
+        return render_to_string("products/breaking_email.txt", context | {"changes": changes}) if changes else ""
+
+    return notify_downstream(product, subject, body)

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from access import policy
 
-from . import choices, lineage
+from . import choices, lineage, semver, versions
 from .choices import KPI_LEVEL_DEPTH, KPILevel
 from .models import KPI, DataProduct, Output, RowFilter
 
@@ -266,13 +267,57 @@ def lineage_context(request: HttpRequest, product: DataProduct) -> dict:
 
 
 def notices_context(request: HttpRequest, product: DataProduct) -> dict | None:
-    """Banners: this product deprecated or retired, or one of its inputs is. None when there is nothing to say."""
+    """Banners: this product deprecated or retired, or one of its inputs is; a recent breaking change here or
+    upstream. None when there is nothing to say.
+
+    One query whatever the number of inputs: the recent breaking versions of this product and its upstream ones.
+    """
     notices = own_notices(request, product)
-    for item in product.inputs.all():  # prefetched with their source output's product
-        upstream = item.source_output.product if item.source_output_id else None
-        if upstream is not None and upstream.status in (choices.Status.DEPRECATED, choices.Status.RETIRED):
+    inputs = [item for item in product.inputs.all() if item.source_output_id]  # prefetched with their product
+    for item in inputs:
+        upstream = item.source_output.product
+        if upstream.status in (choices.Status.DEPRECATED, choices.Status.RETIRED):
             notices.append(input_notice(item, upstream))
+    notices += breaking_notices(request, product, inputs)
     return {"notices": notices} if notices else None
+
+
+def breaking_notices(request: HttpRequest, product: DataProduct, inputs: list) -> list[dict]:
+    """This product's recent breaking version, and each upstream one that breaks an output this product reads."""
+    read: dict[int, set[str]] = defaultdict(set)  # upstream product → the outputs of it this product reads
+    upstreams = {}
+    for item in inputs:
+        upstream = item.source_output.product
+        upstreams[upstream.pk] = upstream
+        read[upstream.pk].add(item.source_output.name)
+    recent = versions.recent_breaking([product.pk, *read], request.user)
+    notices = []
+    if product.pk in recent:
+        own = recent[product.pk]
+        when = f"Version {own.version} made breaking changes on {date_text(timezone.localdate(own.created))}:"
+        notices.append({"level": "info", "title": "", "text": when, "after": f" {'; '.join(own.breaking)}."})
+    for upstream_id, names in read.items():
+        version = recent.get(upstream_id)
+        changes = semver.changes_to(version.breaking, names) if version is not None else []
+        if changes and upstream_id != product.pk:
+            notices.append(upstream_breaking_notice(upstreams[upstream_id], version, changes))
+    return notices
+
+
+def upstream_breaking_notice(upstream: DataProduct, version, changes: list[str]) -> dict:
+    when = date_text(timezone.localdate(version.created))
+    if not version.visible:  # a product the reader may not see is not named, nor what changed in it
+        text = f"a product you may not see made a breaking change to an input of this product on {when}."
+        return {"level": "warning", "title": "Breaking change upstream", "text": text}
+    history = reverse("products:history", kwargs={"slug": upstream.slug}) + f"?to={version.number}"
+    return {
+        "level": "warning",
+        "title": "Breaking change upstream",
+        "text": "",
+        "link_url": history,
+        "link_text": f"{upstream.name} {version.version}",
+        "after": f" on {when}: {'; '.join(changes)}.",
+    }
 
 
 def own_notices(request: HttpRequest, product: DataProduct) -> list[dict]:

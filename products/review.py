@@ -50,9 +50,7 @@ def must_review(product: DataProduct, user) -> bool:
 
 def base_of(product: DataProduct) -> tuple:
     """The latest version (recording one first if the product has none) and the current spec document."""
-    base = versions.latest(product) or versions.record_version(
-        product, source=VersionSource.SYSTEM, message="Version before the first change request"
-    )
+    base = versions.ensure_baseline(product, "Version before the first change request")
     return base, versions.snapshot_of(product)
 
 

@@ -60,6 +60,15 @@ def breaking_changes(old_doc: dict | None, new_doc: dict | None) -> list[str]:
     return changes
 
 
+CHANGED_OUTPUT = re.compile(r"^output '([^']+)'")  # how each line of ``breaking_changes`` begins
+
+
+def changes_to(changes: list[str], outputs) -> list[str]:
+    """The lines of ``breaking_changes`` about these outputs (names): what breaks for a reader of them."""
+    names = set(outputs)
+    return [line for line in changes if (found := CHANGED_OUTPUT.match(line)) and found.group(1) in names]
+
+
 def major(version: str) -> int | None:
     match = SEMVER.match(str(version or "").strip())
     return int(match.group(1)) if match else None

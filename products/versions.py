@@ -21,14 +21,15 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
 
-from access import audit
+from access import audit, policy
 
 from . import semver
 from .history import ProductVersion, VersionSource
@@ -176,10 +177,26 @@ def record_chunk(ids: list[int], source: str, message: str, author) -> dict[int,
                     message=(message or "Edited the spec")[:500],
                     snapshot=snapshot,
                     source=source,
+                    breaking=semver.breaking_changes(before.snapshot, snapshot) if before else [],
                 )
             )
         ProductVersion.objects.bulk_create(new)
+    announce_breaking(new)
     return {version.product_id: version for version in new}
+
+
+def announce_breaking(new: list[ProductVersion]) -> None:
+    """Email the downstream owners of each breaking version, once the transaction recording it commits.
+
+    Called outside ``record_chunk``'s own atomic block: from an on-commit callback (the usual way a
+    version is recorded) there is no transaction left, so the emails go at once; inside a caller's
+    transaction they wait for its commit, and a rollback sends nothing.
+    """
+    from .lifecycle import notify_breaking
+
+    for version in new:
+        if version.breaking:
+            notify_breaking(version)
 
 
 def latest_of(product_ids: list[int]) -> dict[int, ProductVersion]:
@@ -301,14 +318,60 @@ def connect() -> None:
 
 
 def check_semver(product) -> None:
-    """Raise ``semver.BreakingChange`` if the product as saved now breaks its latest version without a bump."""
+    """Raise ``semver.BreakingChange`` if the product as saved now breaks its latest version without a bump.
+
+    A product with no version yet is not checked: callers record its baseline first (``ensure_baseline``).
+    """
     previous = latest(product)
     if previous is not None:
         semver.check(previous.snapshot, snapshot_of(product))
 
 
+BASELINE_MESSAGE = "Version before the first recorded change"
+
+
+def ensure_baseline(product, message: str = BASELINE_MESSAGE) -> ProductVersion | None:
+    """The product's latest version; if it has none, its spec as it stands is recorded first.
+
+    Call it *before* changing a product (one created before versions existed, or bulk-loaded), so the
+    change is checked against what it was instead of skipping the semver rule.
+    """
+    if product.pk is None:  # being created: nothing to compare with
+        return None
+    return latest(product) or record_version(product, source=VersionSource.SYSTEM, message=message)
+
+
+# --- Breaking changes on product pages -------------------------------------------------------
+
+# A breaking version is announced on its product's page and on its readers' pages for this many days.
+BREAKING_NOTICE_DAYS = 30
+
+
+def recent_breaking(product_ids, user) -> dict[int, ProductVersion]:
+    """The latest breaking version of each of these products made in the last ``BREAKING_NOTICE_DAYS``, in one query.
+
+    Each carries ``visible``: whether ``user`` may see its product (a reader's page names only those).
+    """
+    from .models import DataProduct
+
+    since = timezone.now() - timedelta(days=BREAKING_NOTICE_DAYS)
+    product = policy.restrict(DataProduct.objects.filter(pk=OuterRef("product_id")), user)
+    rows = (
+        ProductVersion.objects.filter(product_id__in=product_ids, created__gte=since)
+        .exclude(breaking=[])
+        .annotate(visible=Exists(product))
+        .only("product_id", "number", "version", "created", "breaking")
+        .order_by("product_id", "-number")
+    )
+    found: dict[int, ProductVersion] = {}
+    for version in rows:
+        found.setdefault(version.product_id, version)
+    return found
+
+
 def within_semver(product, save: Callable[[], object], *, source: str = "", message: str = "", user=None):
     """Run ``save()`` in a transaction, then check the semver rule; a breaking change without a bump rolls back."""
+    ensure_baseline(product)
     with transaction.atomic():
         with changing(source or source_of_request(), message, user):
             result = save()
