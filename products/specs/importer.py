@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.deletion import ProtectedError
 
@@ -27,11 +27,11 @@ from access import audit, policy
 from quality import schedules
 from quality.models import CUSTOM_SQL
 
-from .. import choices, versions
+from .. import choices, lifecycle, versions
 from ..models import KPI, SLO, Connection, DataProduct, Domain, Output, ProductInput, RowFilter, Tag, Team
 from . import fields as f
-from .document import to_yaml
-from .loader import Document, Path, SpecError, SpecErrors, load
+from .document import dump, to_documents
+from .loader import Document, Path, SpecError, SpecErrors, read_back
 
 MISSING = object()
 META, SPEC = ("metadata",), ("spec",)
@@ -71,12 +71,12 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     """
     errors = duplicate_slugs(documents)
     report = ImportReport([], dry_run)
-    users: dict = {}
+    shared = Shared(current=current_documents(documents, user) if not errors else {})
     with transaction.atomic(), versions.importing(user, message):
         # Check schedules are synced once per output when the documents are in, before any rollback.
         with schedules.syncs_deferred():
             for document in upstream_first(documents) if not errors else []:
-                importer = ProductImporter(document, user, users)
+                importer = ProductImporter(document, user, shared)
                 importer.run()
                 errors += importer.errors or versions.import_errors(importer)  # review and semver rule
                 report.products.append(ProductChange(document.slug, importer.lines))
@@ -85,6 +85,27 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     if errors:
         raise SpecErrors(errors)
     return report
+
+
+@dataclass
+class Shared:
+    """What one import's documents share: the spec each product has now, and the users found by name."""
+
+    current: dict[str, dict] = field(default_factory=dict)  # slug → the product's document as its export reads back
+    users: dict[str, object] = field(default_factory=dict)
+
+
+def current_documents(documents: list[Document], user) -> dict[str, dict]:
+    """The current document of every product named that ``user`` may see, as ``load`` would read its export.
+
+    Read for all of them at once (a few queries per hundred products), before anything changes: a
+    document changes only its own product, so none of these goes stale during the import.
+    """
+    visible = DataProduct.objects.restrict(user, policy.VIEW).filter(slug__in=[each.slug for each in documents])
+    return {
+        each["metadata"]["slug"]: read_back(dump(each))
+        for _, each in to_documents(visible.values_list("pk", flat=True))
+    }
 
 
 def duplicate_slugs(documents: list[Document]) -> list[SpecError]:
@@ -201,10 +222,11 @@ def positions(current: list[tuple[int | None, int | None]]) -> list[int]:
 class ProductImporter:
     """Imports one document; collects every error it can find instead of stopping at the first."""
 
-    def __init__(self, document: Document, user, users: dict | None = None) -> None:
+    def __init__(self, document: Document, user, shared: Shared | None = None) -> None:
         self.document = document
         self.user = user
-        self.users = users if users is not None else {}  # username → user, shared by one import's documents
+        self.shared = shared or Shared()
+        self.users = self.shared.users
         self.meta = document.data["metadata"]
         self.spec = document.data.get("spec") or {}
         self.errors: list[SpecError] = []
@@ -425,12 +447,58 @@ class ProductImporter:
         part = f.Part("product", DataProduct, "slug", {**f.PRODUCT_METADATA.fields, **f.PRODUCT_SPEC.fields})
         if existing is None:
             refs["north_star"] = None
+        move = self.lifecycle_move(existing, values, refs)
         saved = self.save(part, product, values, META, f"product {slug!r}", refs)
         if saved is None:
+            return None
+        if move is not None and not self.move_along(saved, *move):
             return None
         self.product_is_new = existing is None
         self.product_people_and_labels(saved, new=existing is None)
         return saved
+
+    def lifecycle_move(self, existing: DataProduct | None, values: dict, refs: dict) -> tuple | None:
+        """(status, sunset date, replacement) when the document moves an existing product along its lifecycle.
+
+        The plain save then keeps the stored lifecycle fields, and ``move_along`` makes the move through
+        ``lifecycle.change_status``, with its rules, audit event and emails, as every other path does.
+        A new product simply starts in the status its document gives.
+        """
+        if existing is None:
+            return None
+        model_field = DataProduct._meta.get_field("sunset_date")
+        try:
+            sunset = model_field.to_python(values.get("sunset_date"))
+        except ValidationError:
+            return None  # the plain save reports the bad date at its path
+        wanted = (values.get("status", existing.status), sunset, refs.get("replaced_by"))
+        if wanted == (existing.status, existing.sunset_date, existing.replaced_by):
+            return None
+        values["status"], values["sunset_date"] = existing.status, existing.sunset_date
+        refs["replaced_by"] = existing.replaced_by
+        return wanted
+
+    def move_along(self, product: DataProduct, status: str, sunset_date, replaced_by) -> bool:
+        before = (product.status, product.sunset_date, product.replaced_by)
+        try:
+            lifecycle.change_status(product, status, by=self.user, sunset_date=sunset_date, replaced_by=replaced_by)
+        except PermissionDenied as exc:
+            self.fail((*META, "status"), str(exc))
+            return False
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                for message in messages:
+                    self.fail((*META, key if key in ("status", "sunset_date", "replaced_by") else "status"), message)
+            return False
+        after = (product.status, product.sunset_date, product.replaced_by)
+        names = ("status", "sunset_date", "replaced_by")
+        changes = [
+            f"{name} {shown(old)} → {shown(new)}"
+            for name, old, new in zip(names, before, after, strict=True)
+            if old != new
+        ]
+        self.lines.append(f"~ product {product.slug!r}: " + ", ".join(changes))
+        return True
 
     def unchanged(self) -> bool:
         """The document says what the product already is: nothing to write, so nothing to be allowed.
@@ -439,11 +507,7 @@ class ProductImporter:
         must not fail for want of change permission. The product's own export is read back by the
         same loader, so both sides hold the same kinds of values (dates as text, exact decimals).
         """
-        existing = DataProduct.objects.filter(slug=self.document.slug).first()
-        if existing is None or not policy.can(self.user, policy.VIEW, existing):
-            return False
-        [current] = load(to_yaml(existing), self.document.source)
-        return current.data == self.document.data
+        return self.shared.current.get(self.document.slug, MISSING) == self.document.data
 
     def may_write(self, existing: DataProduct | None, slug: str) -> bool:
         if existing is not None and not policy.can(self.user, policy.CHANGE, existing):

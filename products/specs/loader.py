@@ -10,9 +10,11 @@ every error's path is mapped back to the line and column it came from.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+import fastjsonschema
 import jsonschema
 import yaml
 from yaml.constructor import SafeConstructor
@@ -250,7 +252,24 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(build_schema(), format_checker=jsonschema.FormatChecker())
 
 
+@functools.cache
+def fast_check() -> Callable[[dict], object]:
+    """The same schema compiled by fastjsonschema: about ten times faster, so a valid document passes quickly.
+
+    Only a document it refuses goes on to ``validator``, whose errors are the ones reported. It
+    knows drafts up to 7, and the schema uses nothing newer; "date" is checked as jsonschema does.
+    """
+    schema = {key: value for key, value in build_schema().items() if key != "$schema"}
+    checker = jsonschema.FormatChecker()
+    return fastjsonschema.compile(schema, formats={"date": lambda value: checker.conforms(value, "date")})
+
+
 def schema_errors(document: Document) -> list[SpecError]:
+    try:
+        fast_check()(document.data)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass  # the full validator below says what is wrong, every error at once
     errors = []
     for error in validator().iter_errors(document.data):
         errors += describe(document, error)
@@ -324,6 +343,12 @@ def load(content: bytes | str, source: str = "<spec>") -> list[Document]:
     if errors:
         raise SpecErrors(errors)
     return documents
+
+
+def read_back(text: str) -> dict:
+    """A document Lodestar wrote itself, read as ``load`` reads one but without its checks (it passes them)."""
+    [node] = compose(text, "<export>")
+    return Builder(Document(data={})).value(node, ())
 
 
 def load_file(path) -> list[Document]:

@@ -203,8 +203,8 @@ def test_model_rules_report_as_the_forms_do(spec, product, alice):
     with pytest.raises(SpecErrors) as caught:
         import_documents(documents(spec), user=alice)
     assert sorted((error.path, error.message) for error in caught.value.errors) == [
-        ("metadata.sunset_date", "A deprecated product needs a sunset date."),
-    ]
+        ("metadata.sunset_date", "Deprecating needs a sunset date: the day the product will be retired."),
+    ]  # the lifecycle's rule, as on the lifecycle page
     spec["metadata"]["sunset_date"] = "2027-01-01"
     with pytest.raises(SpecErrors) as caught:
         import_documents(documents(spec), user=alice)
