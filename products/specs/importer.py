@@ -440,6 +440,8 @@ class ProductImporter:
         if not self.may_write(existing, slug):
             return None
         product = existing or DataProduct()
+        if existing is not None:
+            versions.ensure_baseline(existing)  # the semver rule then compares with what it was
         refs = self.product_refs(existing)
         if refs is None:
             return None

@@ -285,3 +285,18 @@ def test_a_first_breaking_change_with_a_bump_leaves_the_baseline_and_the_change(
         (2, "2.0.0", ["output 'orders': column 'email' removed"]),
     ]
     assert recorded[0].message == "Version before the first recorded change"
+
+
+def test_a_first_breaking_change_by_import_is_refused_without_a_bump(alice, product, unrecorded):
+    from products.specs.document import dump, to_document
+    from products.specs.importer import import_documents
+    from products.specs.loader import SpecErrors, load
+
+    document = to_document(product)
+    document["spec"]["outputs"][0]["columns"].pop()
+    with pytest.raises(SpecErrors) as caught:
+        import_documents(load(dump(document)), user=alice)
+    [error] = caught.value.errors
+    assert error.path == "metadata.version" and "from 1.4.0 to 2.0.0" in error.message
+    assert unrecorded.columns.count() == 2
+    assert not ProductVersion.objects.filter(product=product).exists()  # the baseline rolled back with the rest
