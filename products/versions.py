@@ -79,8 +79,8 @@ def import_errors(importer) -> list:
     from . import review
 
     product = importer.product
-    if importer.errors or product is None:
-        return []
+    if importer.errors or product is None or importer.product_is_new:
+        return []  # a new product has no earlier version to break, and its creator owns it
     refusal = review.import_refusal(product, importer.user)
     if refusal:
         return [importer.document.error(("metadata", "slug"), refusal)]

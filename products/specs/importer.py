@@ -93,6 +93,7 @@ class Shared:
 
     current: dict[str, dict] = field(default_factory=dict)  # slug → the product's document as its export reads back
     users: dict[str, object] = field(default_factory=dict)
+    domains: dict[str, object] = field(default_factory=dict)
 
 
 def current_documents(documents: list[Document], user) -> dict[str, dict]:
@@ -193,6 +194,30 @@ def resolved_references(obj: models.Model) -> list[str]:
             if related is not None and related.pk is not None:
                 names.append(each.name)
     return names
+
+
+def unlink_unsaved(objs: list[models.Model]) -> list[tuple[models.Model, str, models.Model]]:
+    """Clear nullable references to objects not written yet (a KPI's parent in the same INSERT).
+
+    Returns (object, field, referenced object) for ``relink`` to set once everything has its id.
+    """
+    later = []
+    for obj in objs:
+        for each in type(obj)._meta.concrete_fields:
+            if each.is_relation and each.null and each.is_cached(obj):
+                related = each.get_cached_value(obj)
+                if related is not None and related.pk is None:
+                    later.append((obj, each.name, related))
+                    setattr(obj, each.name, None)
+    return later
+
+
+def relink(model: type[models.Model], later: list[tuple[models.Model, str, models.Model]]) -> None:
+    """Set the references ``unlink_unsaved`` cleared, one UPDATE per field."""
+    for name, group in grouped(later, lambda link: link[1]):
+        for obj, _, related in group:
+            setattr(obj, name, related)
+        model.objects.bulk_update([obj for obj, _, _ in group], [name])
 
 
 def grouped(items: list, key) -> list[tuple[object, list]]:
@@ -382,7 +407,9 @@ class ProductImporter:
 
         items, self.new_items = self.new_items, []
         for model, group in grouped(items, type):
+            later = unlink_unsaved(group)
             model.objects.bulk_create(group)
+            relink(model, later)
             self.created += group
             versions.touched(self.product, versions.part_name(model))
             if model is Check:
@@ -522,7 +549,12 @@ class ProductImporter:
 
     def product_refs(self, existing: DataProduct | None) -> dict | None:
         errors = len(self.errors)
-        domain = self.find(Domain.objects.all(), (*META, "domain"), "domain", slug=self.meta["domain"])
+        domains = self.shared.domains
+        if self.meta["domain"] not in domains:
+            domains[self.meta["domain"]] = Domain.objects.filter(slug=self.meta["domain"]).first()
+        domain = domains[self.meta["domain"]]
+        if domain is None:
+            self.fail((*META, "domain"), f"no domain {self.meta['domain']!r}")
         owner = self.user_named(self.meta["owner"], (*META, "owner"))
         replaced_by = None
         if self.meta.get("replaced_by"):
@@ -569,6 +601,9 @@ class ProductImporter:
             return
         before = shown(product.north_star.name if product.north_star_id else None)
         product.north_star = kpi
+        if self.product_is_new:  # created in this import, audited and versioned as such: one UPDATE
+            DataProduct.objects.filter(pk=product.pk).update(north_star=kpi)
+            return
         if self.full_clean(f.PRODUCT_SPEC, product, SPEC):
             product.save()
             self.lines.append(f"~ product {product.slug!r}: north_star {before} → {shown(name)}")
@@ -589,8 +624,12 @@ class ProductImporter:
         return result
 
     def sync_list(self, key, part, existing, label, refs=None, ordered=False, path=SPEC, data=None, parent=None,
-                  prepare=None):  # fmt: skip
-        """Upsert one list of items by natural key; those left out are deleted at the end. Returns key → object."""
+                  prepare=None, flush=True):  # fmt: skip
+        """Upsert one list of items by natural key; those left out are deleted at the end. Returns key → object.
+
+        New items are written at the end (``flush``), or with the caller's next flush when it syncs
+        the same list for several parents (each output's columns).
+        """
         entries = self.items(key, part, path, data)
         current = {getattr(obj, part.fields[part.key]): obj for obj in existing}
         if ordered:
@@ -613,7 +652,8 @@ class ProductImporter:
             for attr, targets in m2m.items():
                 if saved is not None:
                     self.set_many(saved, attr, targets, f"{label} {name!r}", is_new)
-        self.flush()
+        if flush:
+            self.flush()
         listed = {item[part.key] for _, item in entries}
         self.deletions += [(f"{label} {name!r}", obj) for name, obj in current.items() if name not in listed]
         return result
@@ -668,6 +708,9 @@ class ProductImporter:
             output = outputs.get(item["name"])
             if output is not None:
                 self.sync_columns(output, path, item)
+        self.flush()
+        # Checks, KPIs and row filters validate their columns against these: read them once.
+        models.prefetch_related_objects([each for each in outputs.values() if each is not None], "columns")
         return outputs
 
     def connection(self, path: Path, item: dict, output: Output | None) -> Connection | None:
@@ -684,12 +727,10 @@ class ProductImporter:
         queued, self.deletions = self.deletions, []
         self.sync_list(
             "columns", f.COLUMN, self.stored(output.columns.all()), label, ordered=True, path=path, data=item,
-            parent={"output": output},
+            parent={"output": output}, flush=False,
         )  # fmt: skip
         self.delete_now()  # a removed column must be gone before checks and KPIs are validated
         self.deletions = queued
-        # Checks, KPIs and row filters validate their columns against these: read them once.
-        models.prefetch_related_objects([output], "columns")
 
     def sync_checks_and_row_filters(self, outputs: dict, slos: dict) -> None:
         for path, item in self.items("outputs", f.OUTPUT):
@@ -697,6 +738,7 @@ class ProductImporter:
             if output is not None:
                 self.sync_checks(output, path, item, slos)
                 self.sync_row_filters(output, path, item)
+        self.flush()
 
     def sync_checks(self, output: Output, path: Path, item: dict, slos: dict) -> None:
         from quality.models import Check
@@ -716,7 +758,7 @@ class ProductImporter:
         label = f"output {output.name!r} check"
         self.sync_list(
             "checks", f.CHECK, self.stored(Check.objects.filter(output=output)), label, refs, path=path, data=item,
-            parent={"output": output, "product": self.product}, prepare=prepare,
+            parent={"output": output, "product": self.product}, prepare=prepare, flush=False,
         )  # fmt: skip
 
     def sync_row_filters(self, output: Output, path: Path, item: dict) -> None:
@@ -736,7 +778,6 @@ class ProductImporter:
                 obj = RowFilter(output=output, user=user, group=group)
                 label = f"output {output.name!r} row filter {key[0]}"
                 self.save(f.ROW_FILTER, obj, rule, rule_path, label, defer=True)
-        self.flush()
         for key, rule in current.items():
             if key not in listed:
                 self.deletions.append((f"output {output.name!r} row filter {key[0]}", rule))
@@ -806,8 +847,6 @@ class ProductImporter:
                 kpis[item["name"]] = None
                 continue
             m2m = refs.pop("_many")
-            if refs["parent"] is not None and refs["parent"].pk is None:
-                self.flush()  # the parent first: its id goes in this KPI's row
             obj = current.get(item["name"]) or KPI(product=self.product)
             is_new = obj.pk is None
             saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs, defer=True)
