@@ -14,6 +14,7 @@ connections follow the same rules as the forms and the API.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -75,16 +76,70 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     with transaction.atomic(), versions.importing(user, message):
         # Check schedules are synced once per output when the documents are in, before any rollback.
         with schedules.syncs_deferred():
-            for document in upstream_first(documents) if not errors else []:
-                importer = ProductImporter(document, user, shared)
-                importer.run()
+            importers = [ProductImporter(each, user, shared) for each in upstream_first(documents) if not errors]
+            run_together(importers)
+            for importer in importers:
                 errors += importer.errors or versions.import_errors(importer)  # review and semver rule
-                report.products.append(ProductChange(document.slug, importer.lines))
+                report.products.append(ProductChange(importer.document.slug, importer.lines))
         if errors or dry_run:
             transaction.set_rollback(True)
     if errors:
         raise SpecErrors(errors)
     return report
+
+
+def run_together(importers: list[ProductImporter]) -> None:
+    """Run the importers step by step side by side, writing all their new items after each step.
+
+    A step ends where new items must be written before the next can refer to them (goals before
+    the hypotheses naming them); so a thousand documents cost a few INSERTs per step, not a few
+    per document. A document's products come after those whose outputs it reads (``upstream_first``),
+    and reads them only in a step after all outputs are written.
+    """
+    running = [(importer, importer.steps()) for importer in importers]
+    while running:
+        running = [(importer, steps) for importer, steps in running if next(steps, DONE) is not DONE]
+        flush_together(importers)  # all new items written before any importer takes its next step
+    if importers:
+        audit.record_created([obj for importer in importers for obj in importer.created], actor=importers[0].user)
+
+
+DONE = object()
+
+
+def flush_together(importers: list[ProductImporter]) -> None:
+    """Write the new items the importers hold, one INSERT per model, then their links, one per field.
+
+    ``bulk_create`` sends no signals, so this does what their receivers would: each product's
+    pending version and its outputs' check schedules (the audit events follow in ``run_together``).
+    """
+    from quality.models import Check
+
+    items = [(importer, obj) for importer in importers for obj in importer.new_items]
+    links = [(importer, link) for importer in importers for link in importer.new_links]
+    for importer in importers:
+        importer.new_items, importer.new_links = [], []
+    for model, group in grouped(items, lambda pair: type(pair[1])):
+        objs = [obj for _, obj in group]
+        later = unlink_unsaved(objs)
+        model.objects.bulk_create(objs)
+        relink(model, later)
+        for importer, mine in grouped(group, lambda pair: pair[0]):
+            importer.created += [obj for _, obj in mine]
+            versions.touched(importer.product, versions.part_name(model))
+        if model is Check:
+            for output_id in {check.output_id for check in objs}:
+                schedules.sync_soon(output_id)
+    for (model, name), group in grouped(links, lambda pair: (type(pair[1][0]), pair[1][1])):
+        m2m = model._meta.get_field(name)
+        through = m2m.remote_field.through
+        source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
+        rows = [
+            through(**{f"{source}_id": obj.pk, f"{target}_id": each.pk})
+            for _, (obj, _, targets) in group
+            for each in targets
+        ]
+        through.objects.bulk_create(rows)
 
 
 @dataclass
@@ -272,25 +327,36 @@ class ProductImporter:
     def fail(self, path: Path, message: str) -> None:
         self.errors.append(self.document.error(path, message))
 
-    def run(self) -> None:
+    def steps(self) -> Iterator[None]:
+        """The import, in steps: at each ``yield`` the caller writes the new items waiting (``flush_together``)."""
         if self.unchanged():
             return
         self.product = self.sync_product()
         if self.product is None:
             return
         goals = self.sync_goals()
+        yield
         initiatives = self.sync_initiatives(goals)
+        yield
         hypotheses = self.sync_hypotheses(goals, initiatives)
+        yield
         self.sync_use_cases(hypotheses)
         self.sync_usage_patterns()
         outputs = self.sync_outputs()
+        yield
+        self.sync_columns_of(outputs)
+        yield
+        # Checks, KPIs and row filters validate their columns against these: read them once.
+        models.prefetch_related_objects([each for each in outputs.values() if each is not None], "columns")
         self.sync_inputs()
         kpis = self.sync_kpis(goals, outputs)
+        yield
         slos = self.sync_slos(kpis)
+        yield
         self.sync_checks_and_row_filters(outputs, slos)
+        yield
         self.delete_missing()
         self.sync_north_star(kpis)
-        audit.record_created(self.created, actor=self.user)
 
     # --- Saving one item ----------------------------------------------------------------------
 
@@ -396,36 +462,6 @@ class ProductImporter:
             return
         names = lambda items: ", ".join(sorted(map(str, items))) or "(none)"  # noqa: E731
         self.lines.append(f"~ {label}: {name} {names(current)} → {names(targets)}")
-
-    def flush(self) -> None:
-        """Write the new items waiting so far, one INSERT per model, then their links, one per field.
-
-        ``bulk_create`` sends no signals, so this does what their receivers would: the audit
-        events, the product's pending version, and the check schedules.
-        """
-        from quality.models import Check
-
-        items, self.new_items = self.new_items, []
-        for model, group in grouped(items, type):
-            later = unlink_unsaved(group)
-            model.objects.bulk_create(group)
-            relink(model, later)
-            self.created += group
-            versions.touched(self.product, versions.part_name(model))
-            if model is Check:
-                for output_id in {check.output_id for check in group}:
-                    schedules.sync_soon(output_id)
-        links, self.new_links = self.new_links, []
-        for (model, name), group in grouped(links, lambda link: (type(link[0]), link[1])):
-            m2m = model._meta.get_field(name)
-            through = m2m.remote_field.through
-            source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
-            rows = [
-                through(**{f"{source}_id": obj.pk, f"{target}_id": each.pk})
-                for obj, _, targets in group
-                for each in targets
-            ]
-            through.objects.bulk_create(rows)
 
     # --- Resolving names ----------------------------------------------------------------------
 
@@ -624,11 +660,10 @@ class ProductImporter:
         return result
 
     def sync_list(self, key, part, existing, label, refs=None, ordered=False, path=SPEC, data=None, parent=None,
-                  prepare=None, flush=True):  # fmt: skip
+                  prepare=None):  # fmt: skip
         """Upsert one list of items by natural key; those left out are deleted at the end. Returns key → object.
 
-        New items are written at the end (``flush``), or with the caller's next flush when it syncs
-        the same list for several parents (each output's columns).
+        New items are validated now and written at the end of the step (``flush_together``).
         """
         entries = self.items(key, part, path, data)
         current = {getattr(obj, part.fields[part.key]): obj for obj in existing}
@@ -652,8 +687,6 @@ class ProductImporter:
             for attr, targets in m2m.items():
                 if saved is not None:
                     self.set_many(saved, attr, targets, f"{label} {name!r}", is_new)
-        if flush:
-            self.flush()
         listed = {item[part.key] for _, item in entries}
         self.deletions += [(f"{label} {name!r}", obj) for name, obj in current.items() if name not in listed]
         return result
@@ -704,14 +737,13 @@ class ProductImporter:
         outputs = self.sync_list(
             "outputs", f.OUTPUT, current.values(), "output", refs, parent={"product": self.product}
         )
+        return outputs
+
+    def sync_columns_of(self, outputs: dict) -> None:
         for path, item in self.items("outputs", f.OUTPUT):
             output = outputs.get(item["name"])
             if output is not None:
                 self.sync_columns(output, path, item)
-        self.flush()
-        # Checks, KPIs and row filters validate their columns against these: read them once.
-        models.prefetch_related_objects([each for each in outputs.values() if each is not None], "columns")
-        return outputs
 
     def connection(self, path: Path, item: dict, output: Output | None) -> Connection | None:
         name = item.get("connection")
@@ -727,7 +759,7 @@ class ProductImporter:
         queued, self.deletions = self.deletions, []
         self.sync_list(
             "columns", f.COLUMN, self.stored(output.columns.all()), label, ordered=True, path=path, data=item,
-            parent={"output": output}, flush=False,
+            parent={"output": output},
         )  # fmt: skip
         self.delete_now()  # a removed column must be gone before checks and KPIs are validated
         self.deletions = queued
@@ -738,7 +770,6 @@ class ProductImporter:
             if output is not None:
                 self.sync_checks(output, path, item, slos)
                 self.sync_row_filters(output, path, item)
-        self.flush()
 
     def sync_checks(self, output: Output, path: Path, item: dict, slos: dict) -> None:
         from quality.models import Check
@@ -758,7 +789,7 @@ class ProductImporter:
         label = f"output {output.name!r} check"
         self.sync_list(
             "checks", f.CHECK, self.stored(Check.objects.filter(output=output)), label, refs, path=path, data=item,
-            parent={"output": output, "product": self.product}, prepare=prepare, flush=False,
+            parent={"output": output, "product": self.product}, prepare=prepare,
         )  # fmt: skip
 
     def sync_row_filters(self, output: Output, path: Path, item: dict) -> None:
@@ -807,7 +838,6 @@ class ProductImporter:
                 continue
             listed.add(key)
             self.sync_input(current.get(key), key, path, item)
-        self.flush()
         self.deletions += [(f"input {key}", obj) for key, obj in current.items() if key not in listed]
 
     @staticmethod
@@ -825,7 +855,7 @@ class ProductImporter:
         else:
             slug, _, name = item["output"].partition("/")
             visible = Output.objects.restrict(self.user, policy.VIEW)
-            source = visible.filter(product__slug=slug, name=name).first()
+            source = visible.filter(product__slug=slug, name=name).select_related("product").first()
             if source is None:
                 self.fail((*path, "output"), f"no output {item['output']!r} that you can see")
                 return
@@ -853,7 +883,6 @@ class ProductImporter:
             kpis[item["name"]] = saved
             if saved is not None:
                 self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}", is_new)
-        self.flush()
         listed = {item["name"] for _, item in entries}
         self.deletions += [(f"kpi {name!r}", obj) for name, obj in current.items() if name not in listed]
         return kpis
