@@ -154,3 +154,28 @@ def test_export_specs_writes_the_schema_file(tmp_path):
     out, _ = run("export_specs", "--schema", str(tmp_path / "schema.json"))
     assert (tmp_path / "schema.json").read_text().startswith('{\n  "$schema"')
     assert DataProduct.objects.count() == 0 and "Wrote the spec schema" in out
+
+
+def test_many_files_are_read_by_worker_processes_with_the_same_result(exported, product, alice, monkeypatch):
+    from products.management.commands import import_specs
+
+    data = spec_of(product)
+    for n in range(6):
+        copy = data | {"metadata": data["metadata"] | {"slug": f"copy-{n}", "name": f"Copy {n}"}}
+        (exported / f"copy-{n}.yaml").write_text(dump(copy))
+    (exported / "copy-9.yaml").write_text("metadata: [unclosed\n")
+    (exported / "copy-8.yaml").write_text(dump(data | {"metadata": data["metadata"] | {"slug": "BAD SLUG"}}))
+    monkeypatch.setattr(import_specs, "PARALLEL_FROM", 2)
+    status, err = fails("import_specs", str(exported), "--as", "alice")
+    assert status == 2
+    lines = [line for line in err.splitlines() if ".yaml:" in line]
+    assert [line.split(":")[0].rsplit("/", 1)[1] for line in lines] == ["copy-8.yaml", "copy-9.yaml"]
+    assert not DataProduct.objects.filter(slug__startswith="copy-").exists()
+    (exported / "copy-9.yaml").unlink()
+    (exported / "copy-8.yaml").unlink()
+    out, _ = run("import_specs", str(exported), "--as", "alice")
+    heads = [line for line in out.splitlines() if not line.startswith(" ")]
+    assert heads == ["churn: unchanged", *[f"copy-{n}: 1 change(s)" for n in range(6)], "cross-sell: unchanged"]
+    assert set(DataProduct.objects.filter(slug__startswith="copy-").values_list("slug", flat=True)) == {
+        f"copy-{n}" for n in range(6)
+    }
