@@ -23,6 +23,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models.deletion import ProtectedError
+from django.db.models.signals import m2m_changed
 
 from access import audit, policy
 from quality import schedules
@@ -72,7 +73,10 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     """
     errors = duplicate_slugs(documents)
     report = ImportReport([], dry_run)
-    shared = Shared(current=current_documents(documents, user) if not errors else {})
+    shared = Shared()
+    if not errors:
+        shared.current = current_documents(documents, user)
+        shared.existing = DataProduct.objects.in_bulk([each.slug for each in documents], field_name="slug")
     with transaction.atomic(), versions.importing(user, message):
         # Check schedules are synced once per output when the documents are in, before any rollback.
         with schedules.syncs_deferred():
@@ -149,6 +153,9 @@ class Shared:
     current: dict[str, dict] = field(default_factory=dict)  # slug → the product's document as its export reads back
     users: dict[str, object] = field(default_factory=dict)
     domains: dict[str, object] = field(default_factory=dict)
+    tags: dict[str, object] = field(default_factory=dict)
+    teams: dict[str, object] = field(default_factory=dict)
+    existing: dict[str, DataProduct] = field(default_factory=dict)  # slug → the product, for those that exist
 
 
 def current_documents(documents: list[Document], user) -> dict[str, dict]:
@@ -249,6 +256,21 @@ def resolved_references(obj: models.Model) -> list[str]:
             if related is not None and related.pk is not None:
                 names.append(each.name)
     return names
+
+
+def link_new(obj: models.Model, name: str, targets: list) -> None:
+    """Link an object created just now to ``targets``: what ``add`` does, signals included, less its
+    read of the links that already exist (there are none)."""
+    if not targets:
+        return
+    m2m = type(obj)._meta.get_field(name)
+    through = m2m.remote_field.through
+    source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
+    pks = {each.pk for each in targets}
+    signal = {"sender": through, "instance": obj, "reverse": False, "model": m2m.related_model, "pk_set": pks}
+    m2m_changed.send(action="pre_add", using=obj._state.db, **signal)
+    through.objects.bulk_create([through(**{f"{source}_id": obj.pk, f"{target}_id": pk}) for pk in pks])
+    m2m_changed.send(action="post_add", using=obj._state.db, **signal)
 
 
 def unlink_unsaved(objs: list[models.Model]) -> list[tuple[models.Model, str, models.Model]]:
@@ -499,7 +521,7 @@ class ProductImporter:
 
     def sync_product(self) -> DataProduct | None:
         slug = self.meta["slug"]
-        existing = DataProduct.objects.filter(slug=slug).first()
+        existing = self.shared.existing.get(slug)
         if not self.may_write(existing, slug):
             return None
         product = existing or DataProduct()
@@ -611,19 +633,25 @@ class ProductImporter:
 
     def product_people_and_labels(self, product: DataProduct, new: bool) -> None:
         label = f"product {product.slug!r}"
-        users = get_user_model().objects.filter(is_active=True)
         lists = [
-            ("stewards", users, "username", "user"),
-            ("tags", Tag.objects.all(), "name", "tag"),
-            ("consumer_teams", Team.objects.all(), "slug", "team"),
+            ("stewards", self.users, get_user_model().objects.filter(is_active=True), "username", "user"),
+            ("tags", self.shared.tags, Tag.objects.all(), "name", "tag"),
+            ("consumer_teams", self.shared.teams, Team.objects.all(), "slug", "team"),
         ]
-        for key, queryset, lookup, noun in lists:
+        for key, known, queryset, lookup, noun in lists:
             names = self.meta.get(key, [])
-            found = {getattr(obj, lookup): obj for obj in queryset.filter(**{f"{lookup}__in": names})}
+            unknown = [name for name in names if name not in known]
+            if unknown:  # found once per import, like the users
+                found = {getattr(obj, lookup): obj for obj in queryset.filter(**{f"{lookup}__in": unknown})}
+                known |= {name: found.get(name) for name in unknown}
             for index, name in enumerate(names):
-                if name not in found:
+                if known[name] is None:
                     self.fail((*META, key, index), f"no {noun} {name!r}")
-            self.set_many(product, key, list(found.values()), label, new)
+            targets = list({known[name].pk: known[name] for name in names if known[name] is not None}.values())
+            if new:
+                link_new(product, key, targets)
+            else:
+                self.set_many(product, key, targets, label)
 
     def sync_north_star(self, kpis: dict) -> None:
         name = self.spec.get("north_star")
