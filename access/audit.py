@@ -109,23 +109,31 @@ def record(action: str, *, actor=None, obj=None, product=None, details: dict | N
 
 
 def record_created(objs: list[models.Model], *, actor=None) -> None:
-    """One ``spec_created`` event per object, in one INSERT: for parts written with ``bulk_create``,
-    which sends no ``post_save`` (the same events ``on_spec_saved`` would have appended)."""
+    """One ``spec_created`` event per product for parts written together with ``bulk_create`` (which
+    sends no ``post_save``): a spec import creating a thousand products' parts writes a thousand
+    events, not one per part. Its details name every part by kind: ``{"products.goal": ["Grow revenue"]}``.
+    """
     context = request_context()
     user = acting_user(actor)
+    by_product: dict = {}
+    for obj in objs:
+        product = product_of(obj)
+        parts = by_product.setdefault(product.pk, (product, {}))[1]
+        parts.setdefault(obj._meta.label_lower, []).append(str(obj)[:200])
     events = [
         AuditEvent(
             action=AuditAction.SPEC_CREATED,
             actor_id=user.pk if user is not None else None,
             actor_name=(user.get_username() if user is not None else "")[:150],
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            object_repr=str(obj)[:300],
-            product_slug=getattr(product_of(obj), "slug", "") or "",
+            object_type=product._meta.label_lower,
+            object_id=str(product.pk),
+            object_repr=f"{sum(map(len, parts.values()))} new parts of {product}"[:300],
+            product_slug=product.slug,
+            details={"parts": parts},
             request_id=context.request_id,
             ip_address=context.ip_address,
         )
-        for obj in objs
+        for product, parts in by_product.values()
     ]
     AuditEvent.objects.bulk_create(events)
 

@@ -4,6 +4,10 @@ The fields on the product are the human-facing record; guardian's tables are wha
 access policy reads. These functions keep the two in step.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from guardian.shortcuts import remove_perm
@@ -19,10 +23,35 @@ def grant(product, user, codenames: tuple[str, ...]) -> None:
     Rows the user already holds stay as they are (the table's unique key; ``ignore_conflicts``).
     """
     model = get_user_obj_perms_model(product)
-    content_type = ContentType.objects.get_for_model(product)
-    permissions = Permission.objects.filter(content_type=content_type, codename__in=codenames)
-    rows = [model(user=user, permission=permission, content_object=product) for permission in permissions]
+    rows = [
+        model(user=user, permission=permission, content_object=product)
+        for permission in permissions(product, codenames)
+    ]
     model.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+_remembered: ContextVar[dict | None] = ContextVar("role_permissions", default=None)
+
+
+@contextmanager
+def permissions_remembered() -> Iterator[None]:
+    """Inside the block each set of permissions is read once: a spec import grants hundreds of owners."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def permissions(product, codenames: tuple[str, ...]) -> list[Permission]:
+    content_type = ContentType.objects.get_for_model(product)  # cached by Django
+    remembered, key = _remembered.get(), (content_type.pk, codenames)
+    if remembered is not None and key in remembered:
+        return remembered[key]
+    found = list(Permission.objects.filter(content_type=content_type, codename__in=codenames))
+    if remembered is not None:
+        remembered[key] = found
+    return found
 
 
 def grant_owner(product, user) -> None:

@@ -29,7 +29,7 @@ from access import audit, policy
 from quality import schedules
 from quality.models import CUSTOM_SQL
 
-from .. import choices, lifecycle, versions
+from .. import choices, lifecycle, roles, versions
 from ..models import KPI, SLO, Connection, DataProduct, Domain, Output, ProductInput, RowFilter, Tag, Team
 from . import fields as f
 from .document import dump, to_documents
@@ -77,7 +77,7 @@ def import_documents(documents: list[Document], *, user, dry_run: bool = False, 
     if not errors:
         shared.current = current_documents(documents, user)
         shared.existing = DataProduct.objects.in_bulk([each.slug for each in documents], field_name="slug")
-    with transaction.atomic(), versions.importing(user, message):
+    with transaction.atomic(), versions.importing(user, message), roles.permissions_remembered():
         # Check schedules are synced once per output when the documents are in, before any rollback.
         with schedules.syncs_deferred():
             importers = [ProductImporter(each, user, shared) for each in upstream_first(documents) if not errors]

@@ -37,3 +37,16 @@ def test_a_grant_on_one_product_gives_nothing_on_another(product, bob):
     other = factories.DataProductFactory(slug="other")
     roles.grant_steward(product, bob)
     assert get_perms(bob, other) == []
+
+
+def test_inside_permissions_remembered_each_set_is_read_once(product, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    other = factories.DataProductFactory(slug="other")
+    with roles.permissions_remembered(), CaptureQueriesContext(connection) as queries:
+        roles.grant_steward(product, bob)
+        roles.grant_steward(other, bob)
+    reads = [query for query in queries if 'FROM "auth_permission"' in query["sql"]]
+    assert len(reads) == 1
+    assert sorted(get_perms(bob, other)) == sorted(roles.STEWARD_PERMS)

@@ -129,10 +129,17 @@ def test_new_items_written_together_are_audited_versioned_and_scheduled(
     versions.record_version(product, source="system")  # the fixture's own changes, recorded now
     with django_capture_on_commit_callbacks(execute=True):
         import_documents(documents(spec), user=alice)
-    created = AuditEvent.objects.filter(action="spec_created", id__gt=last)
-    assert {(event.object_repr, event.actor_name, event.product_slug) for event in created} >= {
-        ("New goal one", "alice", "cross-sell"), ("Bundles", "alice", "cross-sell"), ("rows", "alice", "cross-sell"),
-    }  # fmt: skip
+    [created] = AuditEvent.objects.filter(action="spec_created", id__gt=last)  # one event for the product's new parts
+    assert (created.object_repr, created.actor_name, created.product_slug) == (
+        "4 new parts of Cross-sell",
+        "alice",
+        "cross-sell",
+    )
+    assert created.details["parts"] == {
+        "products.goal": ["New goal one", "New goal two"],
+        "products.initiative": ["Bundles"],
+        "quality.check": ["rows"],
+    }
     initiative = product.initiatives.get(title="Bundles")
     assert sorted(initiative.goals.values_list("title", flat=True)) == ["New goal one", "New goal two"]
     latest = product.versions.order_by("-number").first()
