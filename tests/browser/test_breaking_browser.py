@@ -37,7 +37,8 @@ def test_a_breaking_change_by_yaml_needs_a_bump_and_is_announced_downstream(brow
 
     sign_in(browser, live_server, owner.username)
     browser.get(f"{live_server.url}/products/cross-sell/spec/")
-    edit_yaml(browser, "    - name: segment\n      type: string\n      role: dimension\n      classification: internal\n", "")
+    segment = "    - name: segment\n      type: string\n      role: dimension\n      classification: internal\n"
+    edit_yaml(browser, segment, "")
     browser.find_element(By.CSS_SELECTOR, "button[name=import]").click()
     error = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".spec-errors li")))
     assert "metadata.version" in error.text and "from 1.4.0 to 2.0.0" in error.text

@@ -13,17 +13,6 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def orders(product):
-    product.version = "1.4.0"
-    product.save()
-    output = factories.OutputFactory(product=product, name="orders")
-    factories.OutputColumnFactory(output=output, name="id", data_type="integer")
-    factories.OutputColumnFactory(output=output, name="email", data_type="string")
-    versions.record_version(product, source=VersionSource.DEMO)
-    return output
-
-
 def post_data(page) -> dict:
     """What the admin's change form posts back unchanged: the form and its inlines as shown."""
     forms, data = [page.context["adminform"].form], {}

@@ -4,11 +4,9 @@ import pytest
 from django.urls import reverse
 
 from products import semver, versions
-from products.history import VersionSource
 from products.specs.document import dump
 from products.specs.importer import import_documents
 from products.specs.loader import SpecErrors, load
-from tests import factories
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -35,17 +33,6 @@ def test_a_breaking_change_needs_a_major_bump():
         semver.check(old, doc(version="1.5.0"))
     semver.check(old, doc(version="2.0.0"))
     semver.check(doc(("id", "integer"), status="draft"), doc(status="draft"))
-
-
-@pytest.fixture
-def orders(product, alice):
-    product.version = "1.4.0"
-    product.save()
-    output = factories.OutputFactory(product=product, name="orders")
-    factories.OutputColumnFactory(output=output, name="id", data_type="integer")
-    factories.OutputColumnFactory(output=output, name="email", data_type="string")
-    versions.record_version(product, source=VersionSource.DEMO)
-    return output
 
 
 def test_the_api_refuses_a_column_removed_without_a_bump(orders, alice):

@@ -1,0 +1,19 @@
+"""Fixtures shared by the product tests."""
+
+import pytest
+
+from products import versions
+from products.history import VersionSource
+from tests import factories
+
+
+@pytest.fixture
+def orders(product):
+    """Cross-sell 1.4.0 with an output ``orders`` (id, email), recorded as version 1. Files may define their own."""
+    product.version = "1.4.0"
+    product.save()
+    output = factories.OutputFactory(product=product, name="orders")
+    factories.OutputColumnFactory(output=output, name="id", data_type="integer")
+    factories.OutputColumnFactory(output=output, name="email", data_type="string")
+    versions.record_version(product, source=VersionSource.DEMO)
+    return output
