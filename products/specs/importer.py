@@ -104,6 +104,8 @@ def run_together(importers: list[ProductImporter]) -> None:
     while running:
         running = [(importer, steps) for importer, steps in running if next(steps, DONE) is not DONE]
         flush_together(importers)  # all new items written before any importer takes its next step
+    shared = importers[0].shared if importers else Shared()
+    DataProduct.objects.bulk_update(shared.north_stars, ["north_star"], batch_size=500)
     if importers:
         audit.record_created([obj for importer in importers for obj in importer.created], actor=importers[0].user)
 
@@ -156,6 +158,7 @@ class Shared:
     tags: dict[str, object] = field(default_factory=dict)
     teams: dict[str, object] = field(default_factory=dict)
     existing: dict[str, DataProduct] = field(default_factory=dict)  # slug → the product, for those that exist
+    north_stars: list[DataProduct] = field(default_factory=list)  # new products whose north star is set at the end
 
 
 def current_documents(documents: list[Document], user) -> dict[str, dict]:
@@ -336,6 +339,7 @@ class ProductImporter:
         self.deletions: list[tuple[str, models.Model]] = []
         self.product: DataProduct | None = None
         self.product_is_new = False
+        self.new_product: DataProduct | None = None
         # New items validated but not yet written, and their many-to-many links: see ``flush``.
         self.new_items: list[models.Model] = []
         self.new_links: list[tuple[models.Model, str, list]] = []
@@ -406,7 +410,7 @@ class ProductImporter:
         if refused:
             self.fail(path, refused)
             return None
-        if not self.full_clean(part, obj, path):
+        if not self.full_clean(part, obj, path, unique=not (is_new and obj is self.new_product)):
             return None
         if is_new and defer:
             self.new_items.append(obj)
@@ -440,7 +444,7 @@ class ProductImporter:
             setattr(obj, model_field.attname, value)
         return ok
 
-    def full_clean(self, part: f.Part, obj, path: Path) -> bool:
+    def full_clean(self, part: f.Part, obj, path: Path, unique: bool = True) -> bool:
         """The model's own validation, so errors read as the forms' do, each at its key's path.
 
         References the importer resolved itself (the parent, a goal found by name) are not looked
@@ -448,7 +452,7 @@ class ProductImporter:
         natural key within their parent, so a new item's key is free by construction.
         """
         try:
-            obj.full_clean(exclude=resolved_references(obj))
+            obj.full_clean(exclude=resolved_references(obj), validate_unique=unique)
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 where = path if name == NON_FIELD_ERRORS else self.path_of(part, name, path)
@@ -525,6 +529,8 @@ class ProductImporter:
         if not self.may_write(existing, slug):
             return None
         product = existing or DataProduct()
+        # A new product's slug is free: the import looked all its slugs up at once and refuses repeats.
+        self.new_product = product if existing is None else None
         if existing is not None:
             versions.ensure_baseline(existing)  # the semver rule then compares with what it was
         refs = self.product_refs(existing)
@@ -665,8 +671,8 @@ class ProductImporter:
             return
         before = shown(product.north_star.name if product.north_star_id else None)
         product.north_star = kpi
-        if self.product_is_new:  # created in this import, audited and versioned as such: one UPDATE
-            DataProduct.objects.filter(pk=product.pk).update(north_star=kpi)
+        if self.product_is_new:  # created in this import, audited and versioned as such: one UPDATE for all
+            self.shared.north_stars.append(product)
             return
         if self.full_clean(f.PRODUCT_SPEC, product, SPEC):
             product.save()

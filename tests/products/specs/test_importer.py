@@ -317,3 +317,11 @@ def test_positions_keep_stored_orders_that_already_sort_right():
 
 def test_the_yaml_is_what_the_api_and_files_carry(spec, product):
     assert to_yaml(product).startswith("apiVersion: lodestar/v1\nkind: DataProduct\nmetadata:\n  slug: cross-sell\n")
+
+
+def test_a_new_product_gets_its_north_star_and_every_part(spec, alice):
+    spec["metadata"] |= {"slug": "cross-sell-copy", "name": "Cross-sell copy", "owner": "alice"}
+    import_documents(documents(spec), user=alice)
+    copy = DataProduct.objects.get(slug="cross-sell-copy")
+    assert copy.north_star.name == "Revenue" and copy.north_star.product == copy
+    assert spec_of(copy)["spec"] == spec["spec"]
