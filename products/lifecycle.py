@@ -240,7 +240,8 @@ def send_each(subject: str, messages: list[tuple[str, str]], product: DataProduc
 def notify_breaking(version) -> list[str]:
     """Tell the downstream owners what a breaking version (``ProductVersion.breaking``) breaks for them.
 
-    Each owner hears only of the changes to outputs their products read, and nothing if there are none.
+    Each owner hears only of the changes to what their products read (the outputs, and the columns an input
+    lists), and nothing if there are none.
     """
     product = version.product
     subject = f"Breaking change: {product.name} {version.version}"
@@ -251,8 +252,17 @@ def notify_breaking(version) -> list[str]:
         "history_url": absolute(version.get_absolute_url()),
     }
 
+    columns_read = defaultdict(dict)  # reader product id → output name → the columns it lists (none: all)
+    for reader_id, output, columns in ProductInput.objects.filter(source_output__product=product).values_list(
+        "product_id", "source_output__name", "columns"
+    ):
+        semver.merge_reads(columns_read[reader_id], output, columns)
+
     def body(readers: dict) -> str:
-        read = {name for outputs in readers.values() for name in outputs}
+        read: dict = {}
+        for reader in readers:
+            for output, columns in columns_read[reader.pk].items():
+                semver.merge_reads(read, output, columns)
         changes = semver.changes_to(version.breaking, read)
         return render_to_string("products/breaking_email.txt", context | {"changes": changes}) if changes else ""
 

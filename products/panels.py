@@ -284,12 +284,12 @@ def notices_context(request: HttpRequest, product: DataProduct) -> dict | None:
 
 def breaking_notices(request: HttpRequest, product: DataProduct, inputs: list) -> list[dict]:
     """This product's recent breaking version, and each upstream one that breaks an output this product reads."""
-    read: dict[int, set[str]] = defaultdict(set)  # upstream product → the outputs of it this product reads
+    read: dict[int, dict] = defaultdict(dict)  # upstream product → its outputs this product reads → their columns
     upstreams = {}
     for item in inputs:
         upstream = item.source_output.product
         upstreams[upstream.pk] = upstream
-        read[upstream.pk].add(item.source_output.name)
+        semver.merge_reads(read[upstream.pk], item.source_output.name, item.columns)
     recent = versions.recent_breaking([product.pk, *read], request.user)
     notices = []
     if product.pk in recent:

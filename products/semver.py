@@ -61,12 +61,37 @@ def breaking_changes(old_doc: dict | None, new_doc: dict | None) -> list[str]:
 
 
 CHANGED_OUTPUT = re.compile(r"^output '([^']+)'")  # how each line of ``breaking_changes`` begins
+CHANGED_COLUMN = re.compile(r"^output '([^']+)': column '([^']+)'")
 
 
-def changes_to(changes: list[str], outputs) -> list[str]:
-    """The lines of ``breaking_changes`` about these outputs (names): what breaks for a reader of them."""
-    names = set(outputs)
-    return [line for line in changes if (found := CHANGED_OUTPUT.match(line)) and found.group(1) in names]
+def changes_to(changes: list[str], reads) -> list[str]:
+    """The lines of ``breaking_changes`` that break a reader of ``reads``: what breaks for it.
+
+    ``reads`` names the outputs read, or maps each to the columns read (``ProductInput.columns``;
+    none listed: all of them). A changed column breaks only a reader of that column; a removed
+    output breaks every reader of it.
+    """
+    reads = reads if isinstance(reads, dict) else {name: set() for name in reads}
+    kept = []
+    for line in changes:
+        output = CHANGED_OUTPUT.match(line)
+        if output is None or output.group(1) not in reads:
+            continue
+        column, columns = CHANGED_COLUMN.match(line), reads[output.group(1)]
+        if column is None or not columns or column.group(2) in columns:
+            kept.append(line)
+    return kept
+
+
+def merge_reads(reads: dict, output: str, columns) -> None:
+    """Add one input's read of ``output`` to ``reads`` (output → columns; an empty set: every column)."""
+    columns = set(columns or ())
+    if output not in reads:
+        reads[output] = columns
+    elif not reads[output] or not columns:
+        reads[output] = set()  # one of the inputs reads every column
+    else:
+        reads[output] |= columns
 
 
 def major(version: str) -> int | None:

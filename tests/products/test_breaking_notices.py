@@ -300,3 +300,34 @@ def test_a_first_breaking_change_by_import_is_refused_without_a_bump(alice, prod
     assert error.path == "metadata.version" and "from 1.4.0 to 2.0.0" in error.message
     assert unrecorded.columns.count() == 2
     assert not ProductVersion.objects.filter(product=product).exists()  # the baseline rolled back with the rest
+
+
+# --- Readers that list the columns they read ------------------------------------------------------
+
+
+def test_changes_to_a_column_concern_only_readers_of_that_column():
+    changes = ["output 'orders': column 'email' removed", "output 'scores' removed"]
+    assert semver.changes_to(changes, {"orders": {"id"}, "scores": {"score"}}) == changes[1:]
+    assert semver.changes_to(changes, {"orders": {"id", "email"}}) == changes[:1]
+    assert semver.changes_to(changes, {"orders": set()}) == changes[:1]  # no columns listed: all of them
+    reads: dict = {}
+    semver.merge_reads(reads, "orders", ["id"])
+    semver.merge_reads(reads, "orders", ["email"])
+    assert reads == {"orders": {"id", "email"}}
+    semver.merge_reads(reads, "orders", [])
+    assert reads == {"orders": set()}
+
+
+def test_a_reader_of_other_columns_hears_nothing_and_sees_no_warning(
+    client, product, orders, charlie, mailoutbox, django_capture_on_commit_callbacks
+):
+    ids_only = factories.DataProductFactory(slug="ids-only", name="Ids only", owner=charlie)
+    factories.ProductInputFactory(product=ids_only, source_output=orders, columns=["id"])
+    dana = factories.UserFactory(username="dana", email="dana@example.com")
+    emails = factories.DataProductFactory(slug="emails", name="Emails", owner=dana)
+    factories.ProductInputFactory(product=emails, source_output=orders, columns=["id", "email"])
+    break_it(product, django_capture_on_commit_callbacks)
+    assert [message.to for message in mailoutbox] == [[dana.email]]
+    assert not any("Breaking change upstream" in text for text in notices(client, charlie, ids_only))
+    seen = notices(client, dana, emails)
+    assert any("column &#x27;email&#x27; removed" in text for text in seen), seen  # as the page escapes it
