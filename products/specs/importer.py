@@ -8,7 +8,12 @@ does all the same work and checks, then rolls back.
 
 Permissions come from ``access.policy``: change permission on an existing product, add
 permission for a new one; handing a product to another owner, custom SQL checks and
-connections follow the same rules as the forms and the API.
+connections follow the same rules as the forms and the API. Lifecycle moves go through
+``lifecycle.change_status``; review and the semantic-version rule apply per product.
+
+For speed, the documents run side by side in steps (``run_together``): new items are validated
+one by one but written together, one INSERT per model and step for the whole import
+(``flush_together``), and what is read once serves all documents (``Shared``).
 """
 
 from __future__ import annotations
