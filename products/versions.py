@@ -30,6 +30,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from access import audit, policy
+from utilities.batches import batched
 
 from . import semver
 from .history import ProductVersion, VersionSource
@@ -141,9 +142,9 @@ def record_versions(product_ids, *, source: str, message: str = "", author=None)
     A hundred products at a time share their queries: an import of a thousand specs records a
     thousand versions in a few dozen queries.
     """
-    ids, recorded = sorted(set(product_ids)), {}
-    for start in range(0, len(ids), VERSION_CHUNK):
-        recorded |= record_chunk(ids[start : start + VERSION_CHUNK], source, message, author)
+    recorded = {}
+    for chunk in batched(sorted(set(product_ids)), VERSION_CHUNK):
+        recorded |= record_chunk(chunk, source, message, author)
     return recorded
 
 

@@ -20,6 +20,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
 
+from utilities.batches import batched
+
 from .models import CRON_FIELDS, Check
 from .tasks import QUEUE, run_output_checks
 
@@ -51,9 +53,8 @@ def sync_output_schedules(*output_ids: int) -> None:
     Outputs go in chunks that share their queries, so a spec import syncing a thousand outputs
     reads the checks and the tasks once per chunk, inserts new tasks together and tells beat once.
     """
-    ids = sorted(set(output_ids))
-    for start in range(0, len(ids), SYNC_CHUNK):
-        sync_chunk(ids[start : start + SYNC_CHUNK])
+    for chunk in batched(sorted(set(output_ids)), SYNC_CHUNK):
+        sync_chunk(chunk)
 
 
 SYNC_CHUNK = 200

@@ -25,6 +25,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from products.models import SLO
+from utilities.batches import batched
 
 from .choices import RunStatus, SLOState
 from .models import CheckRun, SLOEvaluation
@@ -147,8 +148,8 @@ def thin_history(slo: SLO, now: datetime) -> int:
             doomed.append(pk)
         else:
             kept.add(period)  # the newest of its period, met first in this order
-    for start in range(0, len(doomed), 1000):
-        SLOEvaluation.objects.filter(pk__in=doomed[start : start + 1000]).delete()
+    for batch in batched(doomed, 1000):
+        SLOEvaluation.objects.filter(pk__in=batch).delete()
     return len(doomed)
 
 

@@ -15,6 +15,7 @@ import yaml
 from django.db.models import Prefetch, QuerySet
 
 from quality.models import Check
+from utilities.batches import batched
 
 from ..models import KPI, DataProduct, Output, ProductInput, RowFilter
 from . import API_VERSION, KIND
@@ -27,9 +28,8 @@ def to_document(product: DataProduct) -> dict:
 
 def to_documents(pks: Iterable[int], chunk: int = 100) -> Iterator[tuple[int, dict]]:
     """(pk, document) for many products, ``chunk`` at a time: the same queries serve a whole chunk."""
-    pks = list(pks)
-    for start in range(0, len(pks), chunk):
-        for product in with_spec(DataProduct.objects.filter(pk__in=pks[start : start + chunk])):
+    for batch in batched(pks, chunk):
+        for product in with_spec(DataProduct.objects.filter(pk__in=batch)):
             yield product.pk, document_of(product)
 
 
