@@ -105,14 +105,15 @@ def run_together(importers: list[ProductImporter]) -> None:
     per document. A document's products come after those whose outputs it reads (``upstream_first``),
     and reads them only in a step after all outputs are written.
     """
+    if not importers:
+        return
     running = [(importer, importer.steps()) for importer in importers]
     while running:
         running = [(importer, steps) for importer, steps in running if next(steps, DONE) is not DONE]
         flush_together(importers)  # all new items written before any importer takes its next step
-    shared = importers[0].shared if importers else Shared()
-    DataProduct.objects.bulk_update(shared.north_stars, ["north_star"], batch_size=500)
-    if importers:
-        audit.record_created([obj for importer in importers for obj in importer.created], actor=importers[0].user)
+    first = importers[0]  # the importers share the user and ``Shared``
+    DataProduct.objects.bulk_update(first.shared.north_stars, ["north_star"], batch_size=500)
+    audit.record_created([obj for importer in importers for obj in importer.created], actor=first.user)
 
 
 DONE = object()
@@ -142,14 +143,8 @@ def flush_together(importers: list[ProductImporter]) -> None:
             for output_id in {check.output_id for check in objs}:
                 schedules.sync_soon(output_id)
     for (model, name), group in grouped(links, lambda pair: (type(pair[1][0]), pair[1][1])):
-        m2m = model._meta.get_field(name)
-        through = m2m.remote_field.through
-        source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
-        rows = [
-            through(**{f"{source}_id": obj.pk, f"{target}_id": each.pk})
-            for _, (obj, _, targets) in group
-            for each in targets
-        ]
+        pairs = [(obj.pk, each.pk) for _, (obj, _, targets) in group for each in targets]
+        through, rows = link_rows(model, name, pairs)
         through.objects.bulk_create(rows)
 
 
@@ -271,14 +266,21 @@ def link_new(obj: models.Model, name: str, targets: list) -> None:
     read of the links that already exist (there are none)."""
     if not targets:
         return
-    m2m = type(obj)._meta.get_field(name)
+    pks = {each.pk for each in targets}
+    through, rows = link_rows(type(obj), name, [(obj.pk, pk) for pk in pks])
+    related = type(obj)._meta.get_field(name).related_model
+    signal = {"sender": through, "instance": obj, "reverse": False, "model": related, "pk_set": pks}
+    m2m_changed.send(action="pre_add", using=obj._state.db, **signal)
+    through.objects.bulk_create(rows)
+    m2m_changed.send(action="post_add", using=obj._state.db, **signal)
+
+
+def link_rows(model: type[models.Model], name: str, pairs: list[tuple]) -> tuple[type[models.Model], list]:
+    """The table behind ``model``'s many-to-many field ``name``, and its rows for these (object id, target id)."""
+    m2m = model._meta.get_field(name)
     through = m2m.remote_field.through
     source, target = m2m.m2m_field_name(), m2m.m2m_reverse_field_name()
-    pks = {each.pk for each in targets}
-    signal = {"sender": through, "instance": obj, "reverse": False, "model": m2m.related_model, "pk_set": pks}
-    m2m_changed.send(action="pre_add", using=obj._state.db, **signal)
-    through.objects.bulk_create([through(**{f"{source}_id": obj.pk, f"{target}_id": pk}) for pk in pks])
-    m2m_changed.send(action="post_add", using=obj._state.db, **signal)
+    return through, [through(**{f"{source}_id": own, f"{target}_id": other}) for own, other in pairs]
 
 
 def unlink_unsaved(objs: list[models.Model]) -> list[tuple[models.Model, str, models.Model]]:
@@ -343,13 +345,16 @@ class ProductImporter:
         self.lines: list[str] = []
         self.deletions: list[tuple[str, models.Model]] = []
         self.product: DataProduct | None = None
-        self.product_is_new = False
-        self.new_product: DataProduct | None = None
-        # New items validated but not yet written, and their many-to-many links: see ``flush``.
+        self.new_product: DataProduct | None = None  # the product, when this import creates it
+        # New items validated but not yet written, and their many-to-many links: see ``flush_together``.
         self.new_items: list[models.Model] = []
         self.new_links: list[tuple[models.Model, str, list]] = []
         self.check_kinds_allowed: dict[bool, bool] = {}
-        self.created: list[models.Model] = []  # written by ``flush``, for one audit INSERT at the end
+        self.created: list[models.Model] = []  # written by ``flush_together``, audited at the end
+
+    @property
+    def product_is_new(self) -> bool:
+        return self.new_product is not None
 
     def stored(self, queryset) -> models.QuerySet | list:
         """The items stored so far, or none without a query when the product is new in this import."""
@@ -391,14 +396,13 @@ class ProductImporter:
 
     # --- Saving one item ----------------------------------------------------------------------
 
-    def save(self, part: f.Part, obj, values: dict, path: Path, label: str, refs: dict | None = None, prepare=None,
-             defer: bool = False):  # fmt: skip
+    def save(self, part: f.Part, obj, values: dict, path: Path, label: str, refs: dict | None = None, prepare=None):
         """Set ``obj``'s plain fields from ``values`` and its references; validate and save it only if it changed.
 
         ``prepare(obj)`` fills what the model's own ``save`` would (a check's default operator), so an
         unchanged item compares equal; it returns an error message when the user may not write it.
-        With ``defer``, a new item is validated now and written by the next ``flush``, with the
-        other new items of its list in one INSERT.
+        A new part is validated now and written with the other new items of its step
+        (``flush_together``); a new product is written at once, as its parts need its id.
         """
         is_new = obj.pk is None
         before = state(obj)
@@ -417,7 +421,7 @@ class ProductImporter:
             return None
         if not self.full_clean(part, obj, path, unique=not (is_new and obj is self.new_product)):
             return None
-        if is_new and defer:
+        if is_new and obj is not self.new_product:
             self.new_items.append(obj)
             self.lines.append(f"+ {label}")
             return obj
@@ -476,21 +480,16 @@ class ProductImporter:
             return (*SPEC, key) if key in f.PRODUCT_SPEC.fields or key == "north_star" else (*META, key)
         return (*path, self.key_of(part, name))
 
-    def set_many(self, obj, name: str, targets: list, label: str, new: bool = False) -> None:
+    def set_many(self, obj, name: str, targets: list, label: str) -> None:
         """Set a many-to-many field to ``targets`` if it differs (a new item's "+" line says it all)."""
-        if obj.pk is None:  # waiting for ``flush``: its links go in with it
+        if obj.pk is None:  # a new item waiting for ``flush_together``: its links go in with it
             self.new_links.append((obj, name, targets))
             return
         manager = getattr(obj, name)
-        if new:  # nothing linked yet: no need to read what is
-            manager.add(*targets)
-            return
         current = list(manager.all())
         if {each.pk for each in current} == {each.pk for each in targets}:
             return
         manager.set(targets)
-        if new:
-            return
         names = lambda items: ", ".join(sorted(map(str, items))) or "(none)"  # noqa: E731
         self.lines.append(f"~ {label}: {name} {names(current)} → {names(targets)}")
 
@@ -551,7 +550,6 @@ class ProductImporter:
             return None
         if move is not None and not self.move_along(saved, *move):
             return None
-        self.product_is_new = existing is None
         self.product_people_and_labels(saved, new=existing is None)
         return saved
 
@@ -713,7 +711,6 @@ class ProductImporter:
         for index, (item_path, item) in enumerate(entries):
             name = item[part.key]
             obj = current.get(name) or part.model(**(parent or {}))
-            is_new = obj.pk is None
             item_refs = refs(item_path, item) if refs else {}
             if item_refs is None:
                 result[name] = None
@@ -721,11 +718,11 @@ class ProductImporter:
             if ordered:
                 item_refs["order"] = orders[index]
             m2m = item_refs.pop("_many", {})
-            saved = self.save(part, obj, item, item_path, f"{label} {name!r}", item_refs, prepare, defer=True)
+            saved = self.save(part, obj, item, item_path, f"{label} {name!r}", item_refs, prepare)
             result[name] = saved
             for attr, targets in m2m.items():
                 if saved is not None:
-                    self.set_many(saved, attr, targets, f"{label} {name!r}", is_new)
+                    self.set_many(saved, attr, targets, f"{label} {name!r}")
         listed = {item[part.key] for _, item in entries}
         self.deletions += [(f"{label} {name!r}", obj) for name, obj in current.items() if name not in listed]
         return result
@@ -847,7 +844,7 @@ class ProductImporter:
             if key not in current:
                 obj = RowFilter(output=output, user=user, group=group)
                 label = f"output {output.name!r} row filter {key[0]}"
-                self.save(f.ROW_FILTER, obj, rule, rule_path, label, defer=True)
+                self.save(f.ROW_FILTER, obj, rule, rule_path, label)
         for key, rule in current.items():
             if key not in listed:
                 self.deletions.append((f"output {output.name!r} row filter {key[0]}", rule))
@@ -899,7 +896,7 @@ class ProductImporter:
                 self.fail((*path, "output"), f"no output {item['output']!r} that you can see")
                 return
             refs = {"kind": choices.InputKind.OUTPUT, "source_output": source, "external_name": ""}
-        self.save(f.INPUT, obj, item, path, f"input {key[key.index(' ') + 1 :]}", refs, defer=True)
+        self.save(f.INPUT, obj, item, path, f"input {key[key.index(' ') + 1 :]}", refs)
 
     # --- KPIs and SLOs ------------------------------------------------------------------------
 
@@ -917,11 +914,10 @@ class ProductImporter:
                 continue
             m2m = refs.pop("_many")
             obj = current.get(item["name"]) or KPI(product=self.product)
-            is_new = obj.pk is None
-            saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs, defer=True)
+            saved = self.save(f.KPI_PART, obj, item, path, f"kpi {item['name']!r}", refs)
             kpis[item["name"]] = saved
             if saved is not None:
-                self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}", is_new)
+                self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}")
         listed = {item["name"] for _, item in entries}
         self.deletions += [(f"kpi {name!r}", obj) for name, obj in current.items() if name not in listed]
         return kpis
