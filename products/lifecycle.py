@@ -187,7 +187,7 @@ def absolute(path: str) -> str:
 
 
 def downstream_by_owner(product: DataProduct) -> dict:
-    """owner → {their product reading ours → [the outputs of ours it reads]}; retired readers left out."""
+    """owner → {their product reading ours → [its inputs from ours]}; retired readers left out."""
     inputs = (
         ProductInput.objects.filter(source_output__product=product)
         .exclude(product__status=Status.RETIRED)
@@ -196,14 +196,15 @@ def downstream_by_owner(product: DataProduct) -> dict:
     )
     owners: dict = defaultdict(lambda: defaultdict(list))
     for item in inputs:
-        owners[item.product.owner][item.product].append(item.source_output.name)
+        owners[item.product.owner][item.product].append(item)
     return owners
 
 
 def affected_list(products: dict) -> str:
     lines = []
-    for reader, outputs in products.items():
-        lines.append(f"- {reader.name} ({absolute(reader.get_absolute_url())}) reads {', '.join(outputs)}")
+    for reader, inputs in products.items():
+        outputs = ", ".join(item.source_output.name for item in inputs)
+        lines.append(f"- {reader.name} ({absolute(reader.get_absolute_url())}) reads {outputs}")
     return "\n".join(lines)
 
 
@@ -211,7 +212,7 @@ def notify_downstream(product: DataProduct, subject: str, body: str | Callable[[
     """Email ``subject`` and ``body`` to the owner of every product reading ``product``'s outputs.
 
     One email per owner, however many of their products are affected; each lists theirs. ``body`` may be
-    a function of the owner's {their product → [outputs of ours it reads]} giving that owner's text, or ''
+    a function of the owner's {their product → [its inputs from ours]} giving that owner's text, or ''
     to leave them out. Sent after the transaction commits (nothing is sent for a change that is rolled
     back); a mail server that refuses is logged, not raised. Returns the addresses it will write to.
     """
@@ -252,17 +253,11 @@ def notify_breaking(version) -> list[str]:
         "history_url": absolute(version.get_absolute_url()),
     }
 
-    columns_read = defaultdict(dict)  # reader product id → output name → the columns it lists (none: all)
-    for reader_id, output, columns in ProductInput.objects.filter(source_output__product=product).values_list(
-        "product_id", "source_output__name", "columns"
-    ):
-        semver.merge_reads(columns_read[reader_id], output, columns)
-
     def body(readers: dict) -> str:
-        read: dict = {}
-        for reader in readers:
-            for output, columns in columns_read[reader.pk].items():
-                semver.merge_reads(read, output, columns)
+        read: dict = {}  # output → the columns the owner's inputs list (none: all)
+        for inputs in readers.values():
+            for item in inputs:
+                semver.merge_reads(read, item.source_output.name, item.columns)
         changes = semver.changes_to(version.breaking, read)
         return render_to_string("products/breaking_email.txt", context | {"changes": changes}) if changes else ""
 

@@ -296,9 +296,9 @@ def breaking_notices(request: HttpRequest, product: DataProduct, inputs: list) -
         own = recent[product.pk]
         when = f"Version {own.version} made breaking changes on {date_text(timezone.localdate(own.created))}:"
         notices.append({"level": "info", "title": "", "text": when, "after": f" {'; '.join(own.breaking)}."})
-    for upstream_id, names in read.items():
+    for upstream_id, reads in read.items():
         version = recent.get(upstream_id)
-        changes = semver.changes_to(version.breaking, names) if version is not None else []
+        changes = semver.changes_to(version.breaking, reads) if version is not None else []
         if changes and upstream_id != product.pk:
             notices.append(upstream_breaking_notice(upstreams[upstream_id], version, changes))
     return notices
