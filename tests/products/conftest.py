@@ -17,3 +17,14 @@ def orders(product):
     factories.OutputColumnFactory(output=output, name="email", data_type="string")
     versions.record_version(product, source=VersionSource.DEMO)
     return output
+
+
+def formset_as_shown(formset) -> dict:
+    """What an editor page's formset posts back unchanged: its management form and every form's initial values."""
+    data = {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
+    for form in formset.forms:
+        for name, field in form.fields.items():
+            value = form.initial.get(name, field.initial)
+            if value is not None and value is not False:
+                data[f"{form.prefix}-{name}"] = value
+    return data

@@ -13,6 +13,8 @@ from products.history import ProductVersion, VersionSource
 from tests import factories
 from tests.conftest import client_for
 
+from .conftest import formset_as_shown
+
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate().isoformat()
@@ -269,12 +271,7 @@ def test_a_first_breaking_change_with_a_bump_leaves_the_baseline_and_the_change(
     client.force_login(alice)
     url = reverse("products:edit-section", args=[product.slug, "columns"]) + f"?output={unrecorded.pk}"
     formset = client.get(url).context["formset"]
-    data = {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
-    for form in formset.forms:
-        for name, field in form.fields.items():
-            value = form.initial.get(name, field.initial)
-            if value is not None and value is not False:
-                data[f"{form.prefix}-{name}"] = value
+    data = formset_as_shown(formset)
     data[f"{formset.forms[1].prefix}-DELETE"] = "on"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, data | {"new_version": "2.0.0"})

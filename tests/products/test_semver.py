@@ -9,6 +9,8 @@ from products.specs.importer import import_documents
 from products.specs.loader import SpecErrors, load
 from tests.conftest import client_for
 
+from .conftest import formset_as_shown
+
 pytestmark = pytest.mark.django_db
 
 
@@ -62,12 +64,7 @@ def test_the_columns_editor_refuses_it_and_offers_the_version(client, orders, al
     url = reverse("products:edit-section", args=[orders.product.slug, "columns"]) + f"?output={orders.pk}"
     page = client.get(url)
     formset = page.context["formset"]
-    data = {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
-    for form in formset.forms:
-        for name, field in form.fields.items():
-            value = form.initial.get(name, field.initial)
-            if value is not None and value is not False:
-                data[f"{form.prefix}-{name}"] = value
+    data = formset_as_shown(formset)
     data[f"{formset.forms[1].prefix}-DELETE"] = "on"
     response = client.post(url, data)
     assert response.status_code == 200
