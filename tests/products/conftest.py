@@ -10,12 +10,18 @@ from tests import factories
 @pytest.fixture
 def orders(product):
     """Cross-sell 1.4.0 with an output ``orders`` (id, email), recorded as version 1. Files may define their own."""
+    output = orders_of(product)
+    versions.record_version(product, source=VersionSource.DEMO)
+    return output
+
+
+def orders_of(product):
+    """Make ``product`` 1.4.0 with an output ``orders`` (id, email); returns the output."""
     product.version = "1.4.0"
     product.save()
     output = factories.OutputFactory(product=product, name="orders")
     factories.OutputColumnFactory(output=output, name="id", data_type="integer")
     factories.OutputColumnFactory(output=output, name="email", data_type="string")
-    versions.record_version(product, source=VersionSource.DEMO)
     return output
 
 

@@ -13,7 +13,7 @@ from products.history import ProductVersion, VersionSource
 from tests import factories
 from tests.conftest import client_for
 
-from .conftest import formset_as_shown
+from .conftest import formset_as_shown, orders_of
 
 pytestmark = pytest.mark.django_db
 
@@ -233,11 +233,7 @@ def bump_and_drop(product, output) -> None:
 @pytest.fixture
 def unrecorded(product):
     """Cross-sell 1.4.0, published, with orders (id, email) and no version recorded (bulk-loaded)."""
-    product.version = "1.4.0"
-    product.save()
-    output = factories.OutputFactory(product=product, name="orders")
-    factories.OutputColumnFactory(output=output, name="id", data_type="integer")
-    factories.OutputColumnFactory(output=output, name="email", data_type="string")
+    output = orders_of(product)
     ProductVersion.objects.filter(product=product).delete()
     return output
 
