@@ -118,6 +118,17 @@ class IndicatorType(models.TextChoices):
     LAGGING = "lagging", "Lagging"
 
 
+class KPIStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DEPRECATED = "deprecated", "Deprecated"
+
+
+class AlertRule(models.TextChoices):
+    NONE = "", "No alert"
+    STATIC = "static", "Static thresholds"
+    BASELINE = "baseline", "Dynamic baseline"
+
+
 class SLOCategory(models.TextChoices):
     ARCHITECTURE = "architecture", "Architecture"
     QUALITY = "quality", "Quality"

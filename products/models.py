@@ -22,6 +22,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from access.models import AccessGrant, AccessRequest
 from access.policy import RestrictedQuerySet
 from utilities import crypto
+from utilities.cron import validate_cron
 from utilities.paths import validate_relative_data_path
 from utilities.validators import (
     identifier_validator,
@@ -34,6 +35,10 @@ from utilities.validators import (
 
 from . import choices
 from .choices import PUBLIC_STATUSES, KPILevel, Status
+
+# KPIs are recomputed hourly by default, a little after the checks (minute 0) of the same outputs.
+DEFAULT_KPI_SCHEDULE = "20 * * * *"
+MAX_KPI_DIMENSIONS = 5
 
 User = settings.AUTH_USER_MODEL
 
@@ -771,6 +776,38 @@ class KPI(ProductPart):
         max_length=10, choices=choices.IndicatorType.choices, default=choices.IndicatorType.LAGGING
     )
     owner = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_kpis")
+    dimensions = models.JSONField(
+        default=list, blank=True, help_text='Columns to break the KPI down by, e.g. ["region"].'
+    )
+    status = models.CharField(max_length=12, choices=choices.KPIStatus.choices, default=choices.KPIStatus.ACTIVE)
+    schedule = models.CharField(
+        max_length=100,
+        default=DEFAULT_KPI_SCHEDULE,
+        validators=[validate_cron],
+        help_text="When the series is recomputed. Cron, in UTC: m h dom mon dow.",
+    )
+    counter_metrics = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="countered",
+        help_text="KPIs of the same product shown beside this one, so a gain here is not bought with a loss there.",
+    )
+    # Alerts on the latest complete period: fixed bounds, or a baseline learnt from the same weekday (daily KPIs)
+    # or the same grain's previous periods: median ± k·MAD over the last ``baseline_periods``.
+    alert_rule = models.CharField(max_length=10, choices=choices.AlertRule.choices, default="", blank=True)
+    alert_min = models.FloatField(null=True, blank=True, help_text="Static rule: alert below this value.")
+    alert_max = models.FloatField(null=True, blank=True, help_text="Static rule: alert above this value.")
+    baseline_periods = models.PositiveSmallIntegerField(
+        default=8,
+        validators=[MinValueValidator(3), MaxValueValidator(52)],
+        help_text="Baseline rule: how many earlier comparable periods it learns from (same weekday, for days).",
+    )
+    baseline_k = models.FloatField(
+        default=3.0,
+        validators=[MinValueValidator(0.5), MaxValueValidator(20)],
+        help_text="Baseline rule: the band is the median ± k × MAD (scaled to a standard deviation).",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -786,6 +823,7 @@ class KPI(ProductPart):
         self._check_same_product("output", self.output)
         self._check_tree()
         self._check_calculation()
+        self._check_alert()
 
     def _check_tree(self) -> None:
         if self.parent is None:
@@ -802,6 +840,8 @@ class KPI(ProductPart):
 
     def _check_calculation(self) -> None:
         if not self.output_id:
+            if self.dimensions:
+                raise ValidationError({"dimensions": "Dimensions break down a calculation: choose an output first."})
             return
         known = {column.name for column in self.output.columns.all()}
         for field in ("column", "denominator_column", "time_column"):
@@ -812,6 +852,25 @@ class KPI(ProductPart):
             raise ValidationError({"denominator_aggregation": "A ratio needs a denominator measure."})
         if self.aggregation and self.aggregation != choices.Aggregation.COUNT and not self.column:
             raise ValidationError({"column": "This aggregation needs a column."})
+        self._check_dimensions(known)
+
+    def _check_dimensions(self, known: set[str]) -> None:
+        dimensions = self.dimensions
+        if not isinstance(dimensions, list) or not all(isinstance(name, str) and name for name in dimensions):
+            raise ValidationError({"dimensions": 'A list of column names, e.g. ["region"].'})
+        if len(dimensions) > MAX_KPI_DIMENSIONS:
+            raise ValidationError({"dimensions": f"At most {MAX_KPI_DIMENSIONS} dimensions."})
+        if len(set(dimensions)) != len(dimensions):
+            raise ValidationError({"dimensions": "A dimension is listed twice."})
+        unknown = [name for name in dimensions if known and name not in known]
+        if unknown:
+            raise ValidationError({"dimensions": f"The output {self.output.name} has no column {unknown[0]!r}."})
+
+    def _check_alert(self) -> None:
+        if self.alert_rule == choices.AlertRule.STATIC and self.alert_min is None and self.alert_max is None:
+            raise ValidationError({"alert_min": "A static alert needs a lower bound, an upper bound or both."})
+        if self.alert_min is not None and self.alert_max is not None and self.alert_min > self.alert_max:
+            raise ValidationError({"alert_max": "The upper bound is below the lower bound."})
 
 
 class SLO(ProductPart):

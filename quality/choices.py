@@ -72,6 +72,18 @@ class IncidentEventKind(models.TextChoices):
     AUTO_RESOLVED = "auto_resolved", "Resolved by a passing run"
 
 
+class KPIRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    OK = "ok", "Computed"
+    ERROR = "error", "Error"
+
+
+class KPIAlertState(models.TextChoices):
+    OK = "ok", "Within its band"
+    BREACH = "breach", "Outside its band"
+    UNKNOWN = "unknown", "Not enough history"
+
+
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook"

@@ -8,12 +8,10 @@ finished with the result — exactly one per check and slot.
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 from datetime import datetime, timedelta
 
-from celery.schedules import ParseException, crontab
+from celery.schedules import crontab
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -23,8 +21,9 @@ from django.utils import timezone
 
 from access import policy
 from access.policy import RestrictedQuerySet
-from products.models import SLO, DataProduct, Output
+from products.models import KPI, SLO, DataProduct, Output
 from utilities import crypto
+from utilities.cron import CRON_FIELDS, cron_problem, cron_schedule, validate_cron  # noqa: F401 (migrations, callers)
 from utilities.validators import no_nul
 
 from .checks import CHECK_TYPES, type_choices
@@ -37,6 +36,8 @@ from .choices import (
     Health,
     IncidentEventKind,
     IncidentStatus,
+    KPIAlertState,
+    KPIRunStatus,
     Operator,
     RunStatus,
     Severity,
@@ -46,48 +47,12 @@ from .choices import (
 logger = logging.getLogger(__name__)
 
 CLAIMABLE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
-CRON_PART = re.compile(r"[0-9A-Za-z*/,-]+")
-CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 CUSTOM_SQL = "custom_sql"
-
-
-def validate_cron(value: str) -> None:
-    """Five cron fields that Celery's ``crontab`` accepts; an error names the field."""
-    problem = cron_problem(value)
-    if problem:
-        raise ValidationError(problem)
-
-
-@functools.lru_cache(maxsize=1024)
-def cron_problem(value: str) -> str:
-    """What is wrong with a cron expression, or "": remembered, as parsing one takes Celery about a millisecond."""
-    try:
-        check_cron(value)
-    except ValidationError as exc:
-        return exc.messages[0]
-    return ""
-
-
-def check_cron(value: str) -> None:
-    parts = value.split()
-    if len(parts) != len(CRON_FIELDS):
-        raise ValidationError(f"A cron schedule has 5 fields ({' '.join(CRON_FIELDS)}), not {len(parts)}.")
-    for name, part in zip(CRON_FIELDS, parts, strict=True):
-        if not CRON_PART.fullmatch(part):  # ASCII only: Python's int() would take other scripts' digits
-            raise ValidationError(f"{name} {part!r} may hold only digits, letters, '*', '/', ',' and '-'.")
-        try:
-            crontab(**{name: part})
-        except (ValueError, TypeError, ParseException) as exc:
-            raise ValidationError(f"{name} {part!r} is not valid: {exc}") from None
 
 
 def now_slot() -> datetime:
     """The slot of a run asked for now rather than by a schedule: this second."""
     return timezone.now().replace(microsecond=0)
-
-
-def cron_schedule(value: str) -> crontab:
-    return crontab(**dict(zip(CRON_FIELDS, value.split(), strict=True)))
 
 
 class Check(models.Model):
@@ -471,6 +436,7 @@ class Incident(models.Model):
     product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="incidents", editable=False)
     quality_check = models.ForeignKey(Check, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
     slo = models.ForeignKey(SLO, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
+    kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
     title = models.CharField(max_length=300)
     status = models.CharField(max_length=15, choices=IncidentStatus.choices, default=IncidentStatus.OPEN, db_index=True)
     opened_at = models.DateTimeField(default=timezone.now)
@@ -492,8 +458,9 @@ class Incident(models.Model):
         ordering = ["-opened_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(quality_check__isnull=False, slo__isnull=True)
-                | Q(quality_check__isnull=True, slo__isnull=False),
+                condition=Q(quality_check__isnull=False, slo__isnull=True, kpi__isnull=True)
+                | Q(quality_check__isnull=True, slo__isnull=False, kpi__isnull=True)
+                | Q(quality_check__isnull=True, slo__isnull=True, kpi__isnull=False),
                 name="incident_has_one_subject",
             ),
             models.UniqueConstraint(
@@ -503,6 +470,9 @@ class Incident(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["slo"], condition=Q(status__in=ACTIVE_INCIDENT_STATUSES), name="one_active_incident_per_slo"
+            ),
+            models.UniqueConstraint(
+                fields=["kpi"], condition=Q(status__in=ACTIVE_INCIDENT_STATUSES), name="one_active_incident_per_kpi"
             ),
         ]
         indexes = [models.Index(fields=["product", "status"], name="incident_product_status")]
@@ -519,7 +489,7 @@ class Incident(models.Model):
 
     @property
     def subject(self):
-        return self.quality_check or self.slo
+        return self.quality_check or self.slo or self.kpi
 
 
 class IncidentEvent(models.Model):
@@ -613,3 +583,75 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.recipient} ({self.status})"
+
+
+# --- KPI series ------------------------------------------------------------------------------
+
+
+class KPIPoint(models.Model):
+    """One value of a KPI's series: a period of one grain, for the total or one member of a dimension.
+
+    ``dimension`` and ``member`` are "" for the total; a row whose dimension column is empty is the
+    member "" of that dimension. ``numerator`` and ``denominator`` are kept where the value is their
+    quotient or total (sum, count, average, ratio), so a longer window can be rolled up from days
+    without reading the data again; a distinct count, a minimum or a maximum has none: those are
+    computed for each window where the data lives, never summed.
+    """
+
+    access_parent = "kpi__product"
+
+    kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="points")
+    grain = models.CharField(max_length=10)
+    period_start = models.DateField()
+    dimension = models.CharField(max_length=100, blank=True, default="")
+    member = models.CharField(max_length=300, blank=True, default="")
+    value = models.FloatField(null=True, blank=True)
+    numerator = models.FloatField(null=True, blank=True)
+    denominator = models.FloatField(null=True, blank=True)
+    rows = models.BigIntegerField(default=0, help_text="Rows of the period that passed the filter.")
+    partial = models.BooleanField(default=False, help_text="The period had not ended when it was computed.")
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kpi", "grain", "dimension", "member", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi", "grain", "dimension", "member", "period_start"], name="unique_kpi_point"
+            )
+        ]
+        indexes = [models.Index(fields=["kpi", "grain", "dimension", "period_start"], name="kpi_point_series")]
+
+    def __str__(self) -> str:
+        where = f" {self.dimension}={self.member}" if self.dimension else ""
+        return f"{self.kpi} {self.grain} {self.period_start}{where}: {self.value}"
+
+
+class KPIRun(models.Model):
+    """One computation of a KPI's series: when, how it went, how many points it wrote."""
+
+    access_parent = "kpi__product"
+
+    kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=10, choices=KPIRunStatus.choices, default=KPIRunStatus.RUNNING)
+    trigger = models.CharField(max_length=20, default="schedule", help_text="schedule, request or demo.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    points = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    alert_state = models.CharField(max_length=10, choices=KPIAlertState.choices, blank=True)
+    alert_detail = models.JSONField(default=dict, blank=True, help_text="The value, band and period alerted on.")
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["kpi", "-started_at"], name="kpi_run_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} @ {self.started_at:%Y-%m-%d %H:%M}: {self.status}"
