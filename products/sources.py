@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from utilities.paths import resolve_data_path
+from utilities.periods import local_date, period_start
 
 from .choices import ConnectionKind, OutputFormat, OutputKind
 
@@ -192,6 +193,21 @@ class Source:
     def describe(self) -> dict[str, str]:
         raise NotImplementedError
 
+    def time_kind(self, column: str) -> str | None:
+        """How a column holds time: "date", "zoned" (timestamp with time zone), "naive" (timestamp), "text";
+        None when there is no such column."""
+        declared = self.columns().get(column)
+        if declared is None:
+            return None
+        kind = str(declared).upper()
+        if kind == "DATE":
+            return "date"
+        if "TIME ZONE" in kind or kind == "TIMESTAMPTZ":
+            return "zoned"
+        if kind.startswith("TIMESTAMP") or kind == "DATETIME":
+            return "naive"
+        return "text"
+
     def close(self) -> None:
         pass
 
@@ -311,11 +327,22 @@ def sqlite_regexp(pattern: str | None, value: Any) -> bool | None:
     return compiled(pattern).fullmatch(str(value)) is not None
 
 
+def sqlite_period(value: Any, grain: str, zone: str) -> str | None:
+    """The first day (ISO text) of the ``grain`` period holding ``value`` in the time zone ``zone``.
+
+    A date is a calendar day as it stands; a timestamp with an offset is converted to the zone; one
+    without is taken as UTC and converted. Anything unreadable has no period (None).
+    """
+    day = local_date(value, zone)
+    return None if day is None else period_start(day, grain).isoformat()
+
+
 class TableSource(Source):
     """A table behind a Connection; the SQL runs in that database, read-only, with a statement timeout."""
 
     def __init__(self, output: Output) -> None:
         super().__init__()
+        self._types: dict[str, Any] = {}
         connection = output.connection
         try:
             url = connection.url
@@ -361,6 +388,8 @@ class TableSource(Source):
             raw.execute("PRAGMA query_only = ON")
             # SQLite has no regex of its own: X REGEXP Y calls regexp(Y, X), a full match like the others'.
             raw.create_function("regexp", 2, sqlite_regexp, deterministic=True)
+            # SQLite has no time zones: KPI periods are computed by Python (``quality.kpis``).
+            raw.create_function("lodestar_period", 3, sqlite_period, deterministic=True)
             deadline = time.monotonic() + timeout
             raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
             return raw
@@ -417,7 +446,17 @@ class TableSource(Source):
         columns = inspect(self.conn).get_columns(name, schema=schema or None)
         if not columns:
             raise SourceError(f"The table {self.table} does not exist or has no columns.")
+        self._types = {column["name"]: column["type"] for column in columns}
         return {column["name"]: str(column["type"]) for column in columns}
+
+    def time_kind(self, column: str) -> str | None:
+        kind = super().time_kind(column)
+        declared = self._types.get(column)
+        if kind == "naive" and getattr(declared, "timezone", False):  # str() of PostgreSQL's timestamptz drops the zone
+            return "zoned"
+        if self.dialect == "sqlite" and kind in ("date", "naive"):
+            return "text"  # SQLite keeps dates and times as text, whatever the declared type
+        return kind
 
     def close(self) -> None:
         try:
