@@ -47,8 +47,8 @@ GRAIN_ORDER = (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER, Grain.YEAR)
 # A breakdown by a column of thousands of values is a drill-down, not a chart: refuse it rather than
 # store millions of points.
 MAX_RESULT_ROWS = 200_000
-# Aggregations whose numerator (and denominator) roll up over a longer window by summing.
-ADDITIVE = {Aggregation.COUNT, Aggregation.SUM, Aggregation.AVG, Aggregation.RATIO}
+# A ratio's denominators that add up over days; the others need the window computed where the data lives.
+SUMMABLE_DENOMINATORS = {Aggregation.COUNT, Aggregation.SUM}
 
 
 class KPIError(Exception):
@@ -226,6 +226,18 @@ class Query:
             f"FROM ({inner}) inner_rows GROUP BY GROUPING SETS ({sets})"
         )
 
+    def window_sql(self, start: date, end: date, dimension: str, members: list[str] | None) -> str:
+        """The measures over the days from ``start`` up to (not including) ``end``, for some members or all."""
+        quote = self.source.quote
+        day = self.period_expr(quote(self.kpi.time_column), Grain.DAY)
+        bound = (lambda value: value.isoformat()) if self.source.dialect == "sqlite" else (lambda value: value)
+        conditions = [f"{day} >= {self.source.bind(bound(start))}", f"{day} < {self.source.bind(bound(end))}"]
+        if dimension and members is not None:
+            conditions.append(self.source.text_in(dimension, members) if members else "1 = 0")
+        inner = self.inner()
+        measures = ", ".join(f"{expr} AS {name}" for name, expr in self.measures().items())
+        return f"SELECT {measures} FROM ({inner} AND {' AND '.join(conditions)}) inner_rows"
+
     # Reading the rows.
 
     def points(self, rows: list[dict], today: date) -> list[Point]:
@@ -314,6 +326,17 @@ def compute_points(kpi: KPI, source: Source | None = None, now: datetime | None 
     finally:
         if own_source:
             source.close()
+
+
+def window_value(kpi: KPI, start: date, end: date, dimension: str = "", members: list[str] | None = None):
+    """The KPI over the days from ``start`` up to ``end`` (excluded), computed where the data lives."""
+    source = open_source(kpi.output)
+    try:
+        query = Query(kpi, source, kpi_time_zone())
+        row = source.fetch(query.window_sql(start, end, dimension, members))[0]
+        return query.point(row, Grain.DAY, start, "", "", local_today()).value
+    finally:
+        source.close()
 
 
 @transaction.atomic

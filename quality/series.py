@@ -1,0 +1,278 @@
+"""Reading KPI series for people: stored points, the viewer's rights, empty periods, cards and windows.
+
+Who sees what (the policy, ``access.policy``, decides who may see the product):
+
+* a KPI's totals are aggregates: whoever may see the product sees them;
+* a breakdown by a column that a row filter of the output restricts shows a viewer only the
+  members their rules allow (none, when no rule names them); by any other column, every member;
+* rows are never read here: drilling down to them goes through delivery, which needs ``read_output``.
+
+A window longer than the stored periods (a dashboard's date range) is rolled up from the daily
+points where the measure allows it (count, sum, average, ratio: their numerators and denominators
+add up; minimum and maximum: the least and greatest). A distinct count cannot be added up: it is
+computed for the window where the data lives (``quality.kpis.window_values``) and cached until the
+KPI is computed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.cache import cache
+
+from products.choices import Aggregation, Direction, Grain
+from products.delivery import row_scope
+from products.models import KPI, RowFilter
+from utilities.periods import period_start, periods_between, previous_period
+
+from . import kpis
+from .models import KPIPoint, KPIRun
+
+# How far back a chart looks by default, per grain.
+DEFAULT_PERIODS = {Grain.DAY: 90, Grain.WEEK: 26, Grain.MONTH: 24, Grain.QUARTER: 12, Grain.YEAR: 10}
+# Measures whose empty period is a zero rather than no value.
+ZERO_WHEN_EMPTY = {Aggregation.COUNT, Aggregation.COUNT_DISTINCT, Aggregation.SUM}
+NEAR_TARGET = 0.9  # attainment from 90 % to 100 % is "near", below it "off"
+WINDOW_CACHE_SECONDS = 3600
+
+
+@dataclass
+class Value:
+    period_start: date
+    value: float | None
+    partial: bool = False
+    rows: int = 0
+
+
+@dataclass
+class Series:
+    kpi: KPI
+    grain: str
+    dimension: str = ""
+    member: str = ""
+    values: list[Value] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.member or ("(empty)" if self.dimension else self.kpi.name)
+
+
+def grain_of(kpi: KPI, grain: str | None = None) -> str:
+    return grain or kpi.grain or Grain.DAY
+
+
+# --- Rights on breakdowns --------------------------------------------------------------------
+
+
+def allowed_members(user, kpi: KPI, dimension: str) -> set[str] | None:
+    """The members of ``dimension`` the viewer may see; None for all of them."""
+    output = kpi.output
+    if output is None or not dimension:
+        return None
+    filtered_columns = set(RowFilter.objects.filter(output=output).values_list("column", flat=True))
+    if dimension not in filtered_columns:
+        return None
+    by_name = {column.name: column for column in output.columns.all()}
+    scope = row_scope(user, output, by_name)
+    if scope is None:
+        return None
+    return {value for column, values in scope if column == dimension for value in values}
+
+
+# --- Series ------------------------------------------------------------------------------------
+
+
+def default_range(kpi: KPI, grain: str, today: date | None = None) -> tuple[date, date]:
+    """The default window of a chart: the last periods of the grain up to today (in the KPI time zone)."""
+    today = today or kpis.local_today()
+    end = period_start(today, grain)
+    start = end
+    for _ in range(DEFAULT_PERIODS.get(grain, 30) - 1):
+        start = previous_period(start, grain)
+    return start, today
+
+
+def read(
+    kpi: KPI,
+    user,
+    *,
+    grain: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    dimension: str = "",
+    members: list[str] | None = None,
+) -> list[Series]:
+    """The total series, or one series per visible member of ``dimension``, with every period from start to end."""
+    grain = grain_of(kpi, grain)
+    if start is None or end is None:
+        default_start, default_end = default_range(kpi, grain)
+        start, end = start or default_start, end or default_end
+    points = KPIPoint.objects.filter(
+        kpi=kpi, grain=grain, dimension=dimension, period_start__gte=period_start(start, grain), period_start__lte=end
+    )
+    if dimension:
+        allowed = allowed_members(user, kpi, dimension)
+        if allowed is not None:
+            points = points.filter(member__in=allowed)
+        if members:
+            points = points.filter(member__in=members)
+    else:
+        points = points.filter(member="")
+    by_member: dict[str, dict[date, KPIPoint]] = {}
+    for point in points.order_by("member", "period_start"):
+        by_member.setdefault(point.member, {})[point.period_start] = point
+    if not dimension:
+        by_member.setdefault("", {})
+    periods = periods_between(start, end, grain)
+    empty = 0.0 if kpi.aggregation in ZERO_WHEN_EMPTY else None
+    today = kpis.local_today()
+    series = []
+    for member, stored in by_member.items():
+        values = []
+        for period in periods:
+            point = stored.get(period)
+            if point is None:
+                values.append(Value(period, empty, kpis.is_partial(period, grain, today)))
+            else:
+                values.append(Value(period, point.value, point.partial, point.rows))
+        series.append(Series(kpi, grain, dimension, member, values))
+    return series
+
+
+def members_of(kpi: KPI, user, dimension: str) -> list[str]:
+    """Every member of ``dimension`` the KPI has points for that the viewer may see, most rows first."""
+    points = KPIPoint.objects.filter(kpi=kpi, dimension=dimension, grain=Grain.MONTH)
+    allowed = allowed_members(user, kpi, dimension)
+    if allowed is not None:
+        points = points.filter(member__in=allowed)
+    totals: dict[str, int] = {}
+    for member, rows in points.values_list("member", "rows"):
+        totals[member] = totals.get(member, 0) + rows
+    return sorted(totals, key=lambda member: (-totals[member], member))
+
+
+# --- Cards -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Card:
+    """What a KPI card shows: the latest complete period against the one before and against the target."""
+
+    kpi: KPI
+    grain: str
+    period: date | None = None
+    value: float | None = None
+    previous_period: date | None = None
+    previous: float | None = None
+    change: float | None = None  # value - previous
+    change_percent: float | None = None
+    tone: str = "neutral"  # good, bad or neutral: the change judged by the KPI's direction
+    attainment: float | None = None  # share of the target reached, direction-aware (1.0 = on target)
+    status: str = "unknown"  # on_target, near, off, unknown
+    partial_period: date | None = None  # the period in progress, when there is one
+    partial_value: float | None = None
+    trend: Series | None = None
+    last_run: KPIRun | None = None
+
+
+def change_tone(kpi: KPI, change: float | None) -> str:
+    if not change:
+        return "neutral"
+    better = change > 0 if kpi.direction == Direction.UP else change < 0
+    return "good" if better else "bad"
+
+
+def attainment(kpi: KPI, value: float | None) -> float | None:
+    """How much of the target is reached: value/target when higher is better, target/value when lower is."""
+    if kpi.target is None or value is None:
+        return None
+    target = float(kpi.target)
+    if kpi.direction == Direction.UP:
+        return value / target if target else None
+    if value == 0:
+        return None if target else 1.0
+    return target / value
+
+
+def target_status(share: float | None) -> str:
+    if share is None:
+        return "unknown"
+    if share >= 1:
+        return "on_target"
+    return "near" if share >= NEAR_TARGET else "off"
+
+
+def card(kpi: KPI, user, grain: str | None = None, start: date | None = None, end: date | None = None) -> Card:
+    grain = grain_of(kpi, grain)
+    (series,) = read(kpi, user, grain=grain, start=start, end=end)
+    result = Card(kpi=kpi, grain=grain, trend=series)
+    result.last_run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first()
+    complete = [value for value in series.values if not value.partial]
+    in_progress = [value for value in series.values if value.partial]
+    if in_progress:
+        result.partial_period, result.partial_value = in_progress[-1].period_start, in_progress[-1].value
+    if not complete or result.last_run is None:
+        return result
+    latest = complete[-1]
+    result.period, result.value = latest.period_start, latest.value
+    if len(complete) > 1:
+        before = complete[-2]
+        result.previous_period, result.previous = before.period_start, before.value
+        if latest.value is not None and before.value is not None:
+            result.change = latest.value - before.value
+            result.change_percent = result.change / abs(before.value) * 100 if before.value else None
+    result.tone = change_tone(kpi, result.change)
+    result.attainment = attainment(kpi, result.value)
+    result.status = target_status(result.attainment)
+    return result
+
+
+# --- Windows (a dashboard's date range) --------------------------------------------------------
+
+
+def window_value(
+    kpi: KPI, user, start: date, end: date, dimension: str = "", members: list[str] | None = None
+) -> float | None:
+    """The KPI over the days from ``start`` to ``end`` (inclusive), for the total or the given members."""
+    if dimension:
+        allowed = allowed_members(user, kpi, dimension)
+        if allowed is not None:
+            members = [member for member in (members or allowed) if member in allowed]
+    if kpi.aggregation == Aggregation.COUNT_DISTINCT or (
+        kpi.aggregation == Aggregation.RATIO and kpi.denominator_aggregation not in kpis.SUMMABLE_DENOMINATORS
+    ):
+        return distinct_window(kpi, start, end, dimension, members)
+    points = KPIPoint.objects.filter(kpi=kpi, grain=Grain.DAY, period_start__gte=start, period_start__lte=end)
+    if dimension and members is not None:
+        points = points.filter(dimension=dimension, member__in=members)
+    else:
+        points = points.filter(dimension="", member="")
+    return roll_up(kpi, list(points.values_list("value", "numerator", "denominator")))
+
+
+def roll_up(kpi: KPI, rows: list[tuple]) -> float | None:
+    """Daily (value, numerator, denominator) rows as one value for the whole window."""
+    aggregation = kpi.aggregation
+    if aggregation in (Aggregation.MIN, Aggregation.MAX):
+        values = [value for value, _, _ in rows if value is not None]
+        if not values:
+            return None
+        return min(values) if aggregation == Aggregation.MIN else max(values)
+    numerator = sum(num for _, num, _ in rows if num is not None)
+    if aggregation in (Aggregation.COUNT, Aggregation.SUM):
+        return numerator
+    denominator = sum(den for _, _, den in rows if den is not None)
+    return numerator / denominator if denominator else None
+
+
+def distinct_window(kpi: KPI, start: date, end: date, dimension: str, members: list[str] | None) -> float | None:
+    """A distinct count over the window, computed where the data lives; cached until the KPI is computed again."""
+    last_run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").values_list("pk", flat=True).first()
+    key = f"kpi-window:{kpi.pk}:{last_run}:{start}:{end}:{dimension}:{','.join(sorted(members or []))}"
+    found = cache.get(key)
+    if found is not None:
+        return found["value"]
+    value = kpis.window_value(kpi, start, end + timedelta(days=1), dimension, members)
+    cache.set(key, {"value": value}, WINDOW_CACHE_SECONDS)
+    return value
