@@ -128,6 +128,8 @@ ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors see
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# The calendar KPI periods (days, weeks, months) are cut in; by default the hub's time zone.
+LODESTAR_KPI_TIME_ZONE = env_str("LODESTAR_KPI_TIME_ZONE", TIME_ZONE)
 USE_I18N = True
 USE_TZ = True
 
@@ -135,6 +137,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "utilities.vendor_static.VendorFinder",  # front-end libraries inside pinned Python packages
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -264,9 +271,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Explicit queues: a worker started without -Q consumes both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = {"celery": {}, "checks": {}}
-CELERY_TASK_ROUTES = {"quality.tasks.*": {"queue": "checks"}}
+CELERY_TASK_ROUTES = {"quality.tasks.*": {"queue": "checks"}, "quality.kpi_tasks.compute_kpis": {"queue": "checks"}}
 # Task modules besides each app's tasks.py (which autodiscovery finds).
-CELERY_IMPORTS = ("quality.alerts", "quality.slo", "access.tasks")
+CELERY_IMPORTS = ("quality.alerts", "quality.slo", "quality.kpi_tasks", "access.tasks")
 # Hub-wide periodic work; beat copies these into its database schedule at start.
 CELERY_BEAT_SCHEDULE = {
     # SLO windows slide even when no run finishes: re-measure them (and product health).
@@ -277,6 +284,12 @@ CELERY_BEAT_SCHEDULE = {
     # On the "celery" queue, not behind long check runs; a sweep not taken within the minute is dropped.
     "requeue-stale-runs": {
         "task": "quality.tasks.requeue_stale_runs",
+        "schedule": crontab(minute="*"),
+        "options": {"queue": "celery", "expire_seconds": 60},
+    },
+    # KPI series follow each KPI's own cron: this tick sends those due this minute.
+    "send-due-kpis": {
+        "task": "quality.kpi_tasks.send_due_kpis",
         "schedule": crontab(minute="*"),
         "options": {"queue": "celery", "expire_seconds": 60},
     },

@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
+from utilities.charts import Chart, format_number
 from utilities.markdown import render_markdown
 
 register = template.Library()
@@ -112,3 +114,45 @@ def ago(value) -> str:
         return ""
     text = timesince(value, depth=1)
     return "just now" if text.startswith("0\xa0") else f"{text} ago"
+
+
+# --- Charts (utilities/charts.py, static/js/charts.js) -------------------------------------------
+# Plotly.js and charts.js are emitted once per page: by {% chart_assets %} in a base template's block, or else
+# by the first {% chart %}. The flag lives in the render context's bottom dict, which every template of one
+# page render shares (includes and inclusion tags push their own dicts on top of it).
+CHART_ASSETS_FLAG = "lodestar.chart_assets"
+
+
+def chart_assets_due(context: template.Context) -> bool:
+    """True the first time a page asks for the chart scripts, False after."""
+    shared = context.render_context.dicts[0]
+    if shared.get(CHART_ASSETS_FLAG):
+        return False
+    shared[CHART_ASSETS_FLAG] = True
+    return True
+
+
+@register.simple_tag(takes_context=True)
+def chart_assets(context: template.Context) -> SafeString:
+    """Plotly.js, charts.js and charts.css, for pages with charts: ``{% block extra_css %}{% chart_assets %}``."""
+    if not chart_assets_due(context):
+        return SafeString("")
+    return SafeString(render_to_string("components/chart_assets.html"))
+
+
+@register.inclusion_tag("components/chart.html", takes_context=True)
+def chart(context: template.Context, chart: Chart) -> dict:
+    """A chart with its title, data table and PNG/CSV buttons: ``{% chart chart %}`` (see ``utilities.charts``)."""
+    header, rows = chart.table()
+    partial = chart.partial_cells()
+    return {
+        "chart": chart,
+        "spec": chart.spec(),
+        "spec_id": f"chart-{chart.key}-spec",
+        "header": header,
+        "rows": [
+            {"x": row[0], "cells": [(format_number(value), (row[0], column) in partial) for column, value in enumerate(row[1:])]}
+            for row in rows
+        ],
+        "assets": chart_assets_due(context),
+    }

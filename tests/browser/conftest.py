@@ -53,3 +53,11 @@ def artifacts() -> Path:
     """Where browser tests leave screenshots (kept out of git)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def downloads(browser, tmp_path_factory) -> Path:
+    """An empty folder where `browser` saves what it downloads (headless Chromium refuses downloads otherwise)."""
+    folder = tmp_path_factory.mktemp("downloads")
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    return folder
