@@ -414,7 +414,7 @@ def after_compute(run: KPIRun) -> None:
         hook(run)
 
 
-def compute_many(kpis: Iterable[KPI], trigger: str = "schedule") -> list[KPIRun]:
+def compute_many(kpis: Iterable[KPI], trigger: str = "schedule", user=None) -> list[KPIRun]:
     """Compute KPIs, opening each output's source once for all its KPIs."""
     by_output: dict[int, list[KPI]] = {}
     for kpi in kpis:
@@ -425,11 +425,11 @@ def compute_many(kpis: Iterable[KPI], trigger: str = "schedule") -> list[KPIRun]
             source = open_source(group[0].output)
         except READ_ERRORS as exc:
             for kpi in group:
-                run = KPIRun.objects.create(kpi=kpi, trigger=trigger)
+                run = KPIRun.objects.create(kpi=kpi, trigger=trigger, requested_by=user)
                 runs.append(finish(run, time.perf_counter(), error=error_message(exc)))
             continue
         try:
-            runs += [compute(kpi, trigger, source=source) for kpi in group]
+            runs += [compute(kpi, trigger, user, source=source) for kpi in group]
         finally:
             source.close()
     return runs
