@@ -82,12 +82,18 @@ def incident_summary(incident: Incident) -> dict:
         "id": incident.pk,
         "title": incident.title,
         "status": incident.status,
-        "subject": {"type": "check" if incident.quality_check_id else "slo", "name": getattr(subject, "name", "")},
+        "subject": {"type": subject_type(incident), "name": getattr(subject, "name", "")},
         "opened_at": incident.opened_at,
         "resolved_at": incident.resolved_at,
         "occurrences": incident.occurrences,
         "url": absolute_url(incident.get_absolute_url()),
     }
+
+
+def subject_type(incident: Incident) -> str:
+    if incident.quality_check_id:
+        return "check"
+    return "kpi" if incident.kpi_id else "slo"
 
 
 def document(product, event: str, subject: str, body: str, data: dict, incident: Incident | None) -> dict:

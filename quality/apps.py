@@ -11,7 +11,7 @@ class QualityConfig(AppConfig):
         from products.panels import register_panel
         from products.signals import demo_seeded
 
-        from . import demo, panels, schedules
+        from . import demo, kpi_alerts, kpis, panels, schedules
         from .models import Check
 
         # products never imports quality: the demo's checks join through this signal.
@@ -20,5 +20,6 @@ class QualityConfig(AppConfig):
         post_init.connect(schedules.on_check_loaded, sender=Check, dispatch_uid="quality.check_loaded")
         post_save.connect(schedules.on_check_saved, sender=Check, dispatch_uid="quality.check_schedules")
         post_delete.connect(schedules.on_check_deleted, sender=Check, dispatch_uid="quality.check_unscheduled")
+        kpis.AFTER_COMPUTE.append(kpi_alerts.evaluate_run)  # each computed KPI is judged against its alert rule
         # The product page's Quality section, after the SLOs it measures.
         register_panel("quality", "quality/_quality_panel.html", 65, panels.quality_context, title="Quality")

@@ -1,4 +1,4 @@
-"""Incidents: opened by a failing fail-severity check or a breached SLO, at most one active per subject.
+"""Incidents: opened by a failing fail-severity check, a breached SLO or a KPI out of bounds; one active per subject.
 
 Repeated failures attach to the active incident; stewards acknowledge and resolve it (with a
 reason); a passing run, or an SLO met again, resolves it when the product says so. Owners and
@@ -147,8 +147,15 @@ def announce(incident: Incident, event: str, data: dict) -> None:
 def alert(product, event: str, subject: str, data: dict, incident: Incident | None = None) -> None:
     from . import alerts  # alerts imports the models this module writes
 
-    body = "\n".join([subject, "", *(f"{key}: {value}" for key, value in data.items())])
+    body = "\n".join([subject, "", *(body_line(key, value) for key, value in data.items())])
     alerts.notify(product, event, subject, body, data, incident=incident)
+
+
+def body_line(key: str, value) -> str:
+    if isinstance(value, list):  # e.g. a KPI's counter-metrics: one item a line
+        items = [", ".join(f"{k}: {v}" for k, v in item.items()) if isinstance(item, dict) else item for item in value]
+        return "\n".join([f"{key}:", *(f"  - {item}" for item in items)] if items else [f"{key}: none"])
+    return f"{key}: {value}"
 
 
 def run_summary(run: CheckRun) -> dict:

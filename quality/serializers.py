@@ -277,10 +277,11 @@ class IncidentEventSerializer(serializers.ModelSerializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    """A failing check or a breached SLO someone must look at; written only through acknowledge and resolve."""
+    """A failing check, a breached SLO or a KPI out of its bounds; written only through acknowledge and resolve."""
 
     product = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     check = serializers.PrimaryKeyRelatedField(source="quality_check", read_only=True, allow_null=True)
+    kpi = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     status = IncidentStatusField(read_only=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -292,6 +293,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "product",
             "check",
             "slo",
+            "kpi",
             "title",
             "status",
             "opened_at",

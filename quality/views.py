@@ -120,7 +120,7 @@ class CheckRunDetailView(ProductMixin, TemplateView):
 
 class IncidentMixin(ProductMixin):
     def get_incident(self) -> Incident:
-        queryset = self.visible(Incident.objects.select_related("quality_check__output", "slo"))
+        queryset = self.visible(Incident.objects.select_related("quality_check__output", "slo", "kpi"))
         return get_object_or_404(queryset, pk=self.kwargs["pk"], product=self.product)
 
 
