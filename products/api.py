@@ -554,7 +554,7 @@ class OutputViewSet(SpecPartWrites, RestrictedModelViewSet):
 class KPIViewSet(SpecPartWrites, RestrictedModelViewSet):
     """KPIs: the nodes of a product's KPI tree and how each is calculated over an output."""
 
-    queryset = KPI.objects.select_related("product", "owner").prefetch_related("goals")
+    queryset = KPI.objects.select_related("product", "owner").prefetch_related("goals", "counter_metrics")
     serializer_class = serializers.KPISerializer
     filterset_class = filters.KPIFilter
 

@@ -33,7 +33,7 @@ from utilities.validators import (
     text_validators,
 )
 
-from . import choices
+from . import choices, kpi_filters
 from .choices import PUBLIC_STATUSES, KPILevel, Status
 
 # KPIs are recomputed hourly by default, a little after the checks (minute 0) of the same outputs.
@@ -798,7 +798,7 @@ class KPI(ProductPart):
     alert_rule = models.CharField(max_length=10, choices=choices.AlertRule.choices, default="", blank=True)
     alert_min = models.FloatField(null=True, blank=True, help_text="Static rule: alert below this value.")
     alert_max = models.FloatField(null=True, blank=True, help_text="Static rule: alert above this value.")
-    baseline_periods = models.PositiveSmallIntegerField(
+    baseline_periods = models.PositiveIntegerField(
         default=8,
         validators=[MinValueValidator(3), MaxValueValidator(52)],
         help_text="Baseline rule: how many earlier comparable periods it learns from (same weekday, for days).",
@@ -853,6 +853,7 @@ class KPI(ProductPart):
         if self.aggregation and self.aggregation != choices.Aggregation.COUNT and not self.column:
             raise ValidationError({"column": "This aggregation needs a column."})
         self._check_dimensions(known)
+        kpi_filters.validate(self.filter, known)
 
     def _check_dimensions(self, known: set[str]) -> None:
         dimensions = self.dimensions

@@ -233,8 +233,22 @@ class KPISerializer(ProductPartSerializer):
             "target",
             "indicator_type",
             "owner",
+            "dimensions",
+            "status",
+            "schedule",
+            "counter_metrics",
+            "alert_rule",
+            "alert_min",
+            "alert_max",
+            "baseline_periods",
+            "baseline_k",
         ]
-        extra_kwargs = {"goals": {"required": False}}
+        extra_kwargs = {"goals": {"required": False}, "counter_metrics": {"required": False}}
+
+    def validate_counter_metrics(self, kpis: list) -> list:
+        if self.instance is not None and any(kpi.pk == self.instance.pk for kpi in kpis):
+            raise serializers.ValidationError("A KPI cannot be its own counter-metric.")
+        return kpis
 
 
 class SLOSerializer(ProductPartSerializer):

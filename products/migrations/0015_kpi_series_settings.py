@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='kpi',
             name='baseline_periods',
-            field=models.PositiveSmallIntegerField(default=8, help_text='Baseline rule: how many earlier comparable periods it learns from (same weekday, for days).', validators=[django.core.validators.MinValueValidator(3), django.core.validators.MaxValueValidator(52)]),
+            field=models.PositiveIntegerField(default=8, help_text='Baseline rule: how many earlier comparable periods it learns from (same weekday, for days).', validators=[django.core.validators.MinValueValidator(3), django.core.validators.MaxValueValidator(52)]),
         ),
         migrations.AddField(
             model_name='kpi',

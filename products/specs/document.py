@@ -68,7 +68,10 @@ def with_spec(products: QuerySet) -> QuerySet:
             "usage_patterns",
             Prefetch("outputs", queryset=outputs),
             Prefetch(
-                "kpis", queryset=KPI.objects.select_related("parent", "output", "owner").prefetch_related("goals")
+                "kpis",
+                queryset=KPI.objects.select_related("parent", "output", "owner").prefetch_related(
+                    "goals", "counter_metrics"
+                ),
             ),
             "slos__kpi",
             Prefetch("inputs", queryset=ProductInput.objects.select_related("source_output__product")),
@@ -165,7 +168,10 @@ def kpi(item: KPI) -> dict:
     head = {"name": values.pop("name"), "level": values.pop("level")}
     if item.parent_id:
         head["parent"] = item.parent.name
-    refs = non_empty(goals=sorted(goal.title for goal in item.goals.all()))
+    refs = non_empty(
+        goals=sorted(goal.title for goal in item.goals.all()),
+        counter_metrics=sorted(other.name for other in item.counter_metrics.all()),
+    )
     if item.output_id:
         refs["output"] = item.output.name
     if item.owner_id:

@@ -189,9 +189,17 @@ KPI_PART = Part(
         "direction": "direction",
         "target": "target",
         "indicator_type": "indicator_type",
+        "dimensions": "dimensions",
+        "status": "status",
+        "schedule": "schedule",
+        "alert_rule": "alert_rule",
+        "alert_min": "alert_min",
+        "alert_max": "alert_max",
+        "baseline_periods": "baseline_periods",
+        "baseline_k": "baseline_k",
     },
     always=("name", "level", "direction", "indicator_type"),
-    refs=("parent", "goals", "output", "owner"),
+    refs=("parent", "goals", "output", "owner", "counter_metrics"),
 )
 SLO_PART = Part(
     "slo",

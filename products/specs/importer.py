@@ -918,9 +918,22 @@ class ProductImporter:
             kpis[item["name"]] = saved
             if saved is not None:
                 self.set_many(saved, "goals", m2m, f"kpi {item['name']!r}")
+        self.link_counter_metrics(order, kpis)
         listed = {item["name"] for _, item in entries}
         self.deletions += [(f"kpi {name!r}", obj) for name, obj in current.items() if name not in listed]
         return kpis
+
+    def link_counter_metrics(self, order: list, kpis: dict) -> None:
+        """Counter-metrics name other KPIs of the document, so they are linked once every KPI is known."""
+        for path, item in order:
+            saved = kpis.get(item["name"])
+            names = item.get("counter_metrics", [])
+            if item["name"] in names:
+                self.fail((*path, "counter_metrics"), "a KPI cannot be its own counter-metric")
+                continue
+            targets = self.named_items((*path, "counter_metrics"), names, kpis, "kpi")
+            if saved is not None and None not in targets:
+                self.set_many(saved, "counter_metrics", targets, f"kpi {item['name']!r}")
 
     def kpis_parents_first(self, entries: list) -> list:
         """KPIs ordered so each parent comes before its children; a loop of parents is an error."""

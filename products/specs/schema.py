@@ -97,7 +97,18 @@ def spec_schema() -> dict:
         ),
         "outputs": items(output_schema()),
         "kpis": items(
-            part_schema(f.KPI_PART, {"parent": NAME, "goals": NAMES, "output": NAME, "owner": NAME}, ("name",))
+            part_schema(
+                f.KPI_PART,
+                {
+                    "parent": NAME,
+                    "goals": NAMES,
+                    "output": NAME,
+                    "owner": NAME,
+                    "dimensions": NAMES,
+                    "counter_metrics": NAMES,
+                },
+                ("name",),
+            )
         ),
         "slos": items(part_schema(f.SLO_PART, {"kpi": NAME}, ("name", "indicator", "objective_percent"))),
     }
