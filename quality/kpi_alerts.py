@@ -112,8 +112,9 @@ def counter_values(kpi: KPI) -> list[dict]:
 
 
 def last_verdict(run: KPIRun) -> KPIRun | None:
-    """The KPI's previous run that judged its series."""
-    earlier = KPIRun.objects.filter(kpi_id=run.kpi_id).exclude(pk=run.pk).exclude(alert_state="")
+    """The KPI's previous run that gave a verdict: an unknown in between (no history for a while) does not count."""
+    earlier = KPIRun.objects.filter(kpi_id=run.kpi_id).exclude(pk=run.pk)
+    earlier = earlier.exclude(alert_state__in=["", KPIAlertState.UNKNOWN])
     return earlier.order_by("-started_at", "-id").first()
 
 
