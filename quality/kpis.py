@@ -410,8 +410,12 @@ AFTER_COMPUTE: list = []
 
 
 def after_compute(run: KPIRun) -> None:
+    """Run the hooks; one that fails is logged, never the computation's failure (its points are stored)."""
     for hook in AFTER_COMPUTE:
-        hook(run)
+        try:
+            hook(run)
+        except Exception:
+            logger.exception("A hook failed after KPI run %s", run.pk)
 
 
 def compute_many(kpis: Iterable[KPI], trigger: str = "schedule", user=None) -> list[KPIRun]:
