@@ -144,15 +144,20 @@ def chart_assets(context: template.Context) -> SafeString:
 def chart(context: template.Context, chart: Chart) -> dict:
     """A chart with its title, data table and PNG/CSV buttons: ``{% chart chart %}`` (see ``utilities.charts``)."""
     header, rows = chart.table()
-    partial = chart.partial_cells()
     return {
         "chart": chart,
         "spec": chart.spec(),
         "spec_id": f"chart-{chart.key}-spec",
         "header": header,
-        "rows": [
-            {"x": row[0], "cells": [(format_number(value), (row[0], column) in partial) for column, value in enumerate(row[1:])]}
-            for row in rows
-        ],
+        "rows": table_rows(chart, rows),
         "assets": chart_assets_due(context),
     }
+
+
+def table_rows(chart: Chart, rows: list[list]) -> list[dict]:
+    """The data table's rows as shown: each value formatted and flagged when its period is still in progress."""
+    partial = chart.partial_cells()
+    return [
+        {"x": x, "cells": [(format_number(value), (x, column) in partial) for column, value in enumerate(values)]}
+        for x, *values in rows
+    ]

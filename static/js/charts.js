@@ -130,8 +130,8 @@
         automargin: true,
         color: INK,
         gridcolor: GRID,
-        linecolor: "#d4d4da",
-        zerolinecolor: "#d4d4da",
+        showline: false,
+        zeroline: false,
         tickfont: { size: 12, color: MUTED },
         fixedrange: true,
       },
@@ -164,7 +164,12 @@
     var horizontal = spec.kind === "hbar";
     var categoryType = { date: "date", category: "category", number: "linear" }[spec.x_type] || "-";
     var category = axis(spec.x_label, { type: categoryType, showgrid: spec.kind === "line" });
-    var value = axis(spec.y_label, { rangemode: "tozero" });
+    var value = axis(spec.y_label, {
+      rangemode: "tozero",
+      zeroline: true,
+      zerolinecolor: "#d4d4da",
+      separatethousands: true,
+    });
     if (horizontal) category.autorange = "reversed"; // first category at the top, as in the table
     var decor = targetDecor(spec);
     return {
@@ -172,7 +177,7 @@
       font: { family: font, size: 12.5, color: INK },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
-      margin: { t: spec.series.length > 1 || decor.shapes.length ? 28 : 12, r: 12, b: 8, l: 8, pad: 4 },
+      margin: { t: spec.series.length > 1 || decor.shapes.length ? 28 : 12, r: 12, b: 8, l: 8 },
       showlegend: spec.series.length > 1,
       legend: { orientation: "h", x: 0, y: 1, xanchor: "left", yanchor: "bottom", font: { size: 12 } },
       hovermode: spec.kind === "line" ? "x unified" : "closest",
@@ -221,18 +226,48 @@
     }, 1000);
   }
 
+  // Plotly.downloadImage would rasterise through a blob: image, which the CSP (img-src 'self' data:) refuses:
+  // Plotly makes an SVG data URL instead, and a canvas turns it into the PNG.
+  function rasterise(svgUrl, width, height, scale) {
+    return new Promise(function (resolve, reject) {
+      var image = new Image();
+      image.onload = function () {
+        var canvas = document.createElement("canvas");
+        canvas.width = width * scale;
+        canvas.height = height * scale;
+        var context = canvas.getContext("2d");
+        context.fillStyle = "#ffffff";
+        context.fillRect(0, 0, canvas.width, canvas.height);
+        context.drawImage(image, 0, 0, canvas.width, canvas.height);
+        canvas.toBlob(function (blob) {
+          if (blob) resolve(blob);
+          else reject(new Error("The chart could not be drawn as a PNG."));
+        }, "image/png");
+      };
+      image.onerror = reject;
+      image.src = svgUrl;
+    });
+  }
+
   // The PNG carries the chart's title, which on the page is the figure's caption.
   function downloadPng(plot, spec) {
+    var width = Math.max(plot.offsetWidth, 480);
+    var height = plot.offsetHeight + 52;
     var figure = {
       data: plot.data,
       layout: Object.assign({}, plot.layout, {
-        title: { text: escapeHtml(spec.title), x: 0, xanchor: "left", font: { size: 16, color: INK } },
+        title: { text: escapeHtml(spec.title), x: 0.01, xanchor: "left", font: { size: 16, color: INK } },
         margin: Object.assign({}, plot.layout.margin, { t: 64 }),
         paper_bgcolor: "#ffffff",
       }),
     };
-    var size = { width: Math.max(plot.offsetWidth, 480), height: plot.offsetHeight + 52 };
-    return Plotly.downloadImage(figure, Object.assign({ format: "png", filename: spec.filename, scale: 2 }, size));
+    return Plotly.toImage(figure, { format: "svg", width: width, height: height })
+      .then(function (svgUrl) {
+        return rasterise(svgUrl, width, height, 2);
+      })
+      .then(function (blob) {
+        download(blob, spec.filename + ".png");
+      });
   }
 
   function wire(figure, spec, plot) {

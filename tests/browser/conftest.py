@@ -59,5 +59,5 @@ def artifacts() -> Path:
 def downloads(browser, tmp_path_factory) -> Path:
     """An empty folder where `browser` saves what it downloads (headless Chromium refuses downloads otherwise)."""
     folder = tmp_path_factory.mktemp("downloads")
-    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
     return folder

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -44,6 +45,11 @@ def open_charts(browser, live_server) -> None:
 def svg_texts(browser, key: str) -> list[str]:
     texts = browser.find_elements(By.CSS_SELECTOR, f"#chart-{key} [data-chart-plot] svg text")
     return [text.get_attribute("textContent") for text in texts]
+
+
+def hover_text(browser, key: str) -> str:
+    texts = browser.find_elements(By.CSS_SELECTOR, f"#chart-{key} .hoverlayer text")
+    return " ".join(text.get_attribute("textContent") for text in texts)
 
 
 def csv_number(value) -> str:
@@ -90,6 +96,10 @@ def test_it_draws_both_charts_under_the_csp_with_axis_titles(browser, live_serve
     markers = browser.find_elements(By.CSS_SELECTOR, "#chart-orders .scatterlayer .trace:last-child path.point")
     assert len(markers) == 12
     assert "255, 255, 255" in markers[-1].value_of_css_property("fill")
+    # Its hover says so, with the unit.
+    ActionChains(browser).move_to_element(markers[-1]).perform()
+    hover = WebDriverWait(browser, 5).until(lambda driver: hover_text(driver, "orders"))
+    assert "702.5 orders (partial)" in hover
     browser.save_screenshot(str(artifacts / "charts_component.png"))
 
 
@@ -99,14 +109,16 @@ def test_csv_downloads_the_table(browser, downloads, live_server):
     browser.find_element(By.CSS_SELECTOR, "#chart-regions [data-chart-csv]").click()
 
     assert downloaded(downloads, "orders-per-month.csv").read_bytes().decode("utf-8") == expected_csv(monthly_orders())
-    assert downloaded(downloads, "regions.csv").read_text(encoding="utf-8") == expected_csv(revenue_by_region())
+    assert downloaded(downloads, "regions.csv").read_bytes().decode("utf-8") == expected_csv(revenue_by_region())
 
 
-def test_png_downloads_a_picture(browser, downloads, live_server):
+def test_png_downloads_a_picture(browser, downloads, live_server, artifacts):
     open_charts(browser, live_server)
     browser.find_element(By.CSS_SELECTOR, "#chart-orders [data-chart-png]").click()
 
-    assert downloaded(downloads, "orders-per-month.png").read_bytes().startswith(PNG_SIGNATURE)
+    picture = downloaded(downloads, "orders-per-month.png").read_bytes()
+    assert picture.startswith(PNG_SIGNATURE)
+    (artifacts / "charts_component_export.png").write_bytes(picture)
     assert not [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
 
 
