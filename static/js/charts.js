@@ -1,8 +1,9 @@
 // Charts: each [data-chart] (templates/components/chart.html) carries its spec as JSON (utilities/charts.py).
 // * Plotly.js draws it; without Plotly (blocked, failed to load) the data table stays open: it is the chart.
 // * "PNG" downloads the picture (with its title), "CSV" the table's data (RFC 4180, UTF-8).
-// * Works under the hub's CSP (no inline styles, no eval): Plotly's modebar is off, as drawing it adds
-//   style rules the CSP refuses, and charts.css carries the rules Plotly would otherwise inject.
+// * Works under the hub's CSP (no inline styles, no eval, images from 'self' and data: only): charts.css carries
+//   the style rules Plotly would inject (see components/chart_assets.html), and Plotly's modebar is off: its look
+//   is in the rules left out, and its camera exports through a blob: image the CSP refuses. Our buttons replace it.
 (function () {
   "use strict";
 
@@ -82,7 +83,15 @@
     return [solid, dots, markers];
   }
 
-  // Bars: a partial bar is paler and hatched.
+  // "#5b50e6" at a given opacity, for the paler fill of partial bars.
+  function tint(hex, alpha) {
+    var rgb = [1, 3, 5].map(function (start) {
+      return parseInt(hex.slice(start, start + 2), 16);
+    });
+    return "rgba(" + rgb.join(",") + "," + alpha + ")";
+  }
+
+  // Bars: a partial bar is pale, outlined in the series' colour.
   function barTrace(spec, series, colour) {
     var horizontal = spec.kind === "hbar";
     var partial = series.partial;
@@ -101,16 +110,14 @@
         escapeHtml(series.name) +
         "</extra>",
       marker: {
-        color: colour,
-        opacity: partial.map(function (flag) {
-          return flag ? 0.55 : 1;
+        color: partial.map(function (flag) {
+          return flag ? tint(colour, 0.3) : colour;
         }),
-        pattern: {
-          shape: partial.map(function (flag) {
-            return flag ? "/" : "";
+        line: {
+          color: colour,
+          width: partial.map(function (flag) {
+            return flag ? 1.5 : 0;
           }),
-          fgcolor: "#ffffff",
-          size: 6,
         },
       },
     };
@@ -163,7 +170,11 @@
   function layout(spec, font) {
     var horizontal = spec.kind === "hbar";
     var categoryType = { date: "date", category: "category", number: "linear" }[spec.x_type] || "-";
-    var category = axis(spec.x_label, { type: categoryType, showgrid: spec.kind === "line" });
+    var category = axis(spec.x_label, {
+      type: categoryType,
+      showgrid: spec.kind === "line",
+      ticklabelstandoff: 6,
+    });
     var value = axis(spec.y_label, {
       rangemode: "tozero",
       zeroline: true,
@@ -183,6 +194,7 @@
       hovermode: spec.kind === "line" ? "x unified" : "closest",
       hoverlabel: { font: { family: font, size: 12.5 }, bordercolor: "#d4d4da", bgcolor: "#ffffff" },
       bargap: spec.kind === "histogram" ? 0.02 : 0.3,
+      bargroupgap: 0.06,
       xaxis: horizontal ? value : category,
       yaxis: horizontal ? category : value,
       shapes: decor.shapes,
