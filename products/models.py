@@ -915,6 +915,94 @@ class SLO(ProductPart):
             raise ValidationError({"objective_percent": "The objective must be above 0 %."})
 
 
+# --- How it is shown: dashboards ---------------------------------------------------------------
+
+TILE_KINDS = ("card", "trend", "breakdown", "distribution")
+TILE_KEYS = {"show", "kpi", "title", "grain", "dimension", "column", "window"}
+TILE_WINDOWS = ("range", "latest")
+MAX_TILES = 24
+
+
+class Dashboard(ProductPart):
+    """A page of the product's KPIs for its consumers: tiles over a date range, with dimension filters.
+
+    Each tile shows one KPI: ``card`` (its value over the range, against the range before), ``trend``
+    (its series over the range at a grain), ``breakdown`` (its value per member of one of its
+    dimensions) or ``distribution`` (how the values of a column of its output spread, within the
+    KPI's filter and the range). ``window: latest`` shows the latest complete period instead of the
+    range: for snapshot outputs scored once a day. ``filters`` are dimensions the reader can narrow
+    every tile to (a tile whose KPI has no such dimension says so and stays whole).
+    """
+
+    product = models.ForeignKey(DataProduct, on_delete=models.CASCADE, related_name="dashboards")
+    name = name_field(200)
+    description = markdown_field()
+    default_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(3660)], help_text="The range shown first."
+    )
+    filters = models.JSONField(default=list, blank=True, help_text='Dimensions to filter by, e.g. ["region"].')
+    tiles = models.JSONField(default=list, blank=True, help_text="What the dashboard shows, in order.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_dashboard_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("dashboards:detail", kwargs={"slug": self.product.slug, "pk": self.pk})
+
+    def clean(self) -> None:
+        kpis = getattr(self, "known_kpis", None)  # the importer's, so a document checks against its own KPIs
+        if kpis is None:
+            kpis = {kpi.name: kpi for kpi in self.product.kpis.all()} if self.product_id else {}
+        self._check_filters(kpis)
+        if not isinstance(self.tiles, list) or len(self.tiles) > MAX_TILES:
+            raise ValidationError({"tiles": f"A list of at most {MAX_TILES} tiles."})
+        for index, tile in enumerate(self.tiles, start=1):
+            problem = tile_problem(tile, kpis)
+            if problem:
+                raise ValidationError({"tiles": f"Tile {index}: {problem}"})
+
+    def _check_filters(self, kpis: dict) -> None:
+        filters = self.filters
+        if not isinstance(filters, list) or not all(isinstance(name, str) and name for name in filters):
+            raise ValidationError({"filters": 'A list of dimension names, e.g. ["region"].'})
+        dimensions = {name for kpi in kpis.values() for name in (kpi.dimensions or [])}
+        unknown = [name for name in filters if name not in dimensions]
+        if unknown:
+            raise ValidationError({"filters": f"No KPI of this product breaks down by {unknown[0]!r}."})
+
+
+def tile_problem(tile, kpis: dict) -> str:
+    """What is wrong with one dashboard tile, or ""."""
+    if not isinstance(tile, dict):
+        return "a tile is a mapping, e.g. {show: card, kpi: Net revenue}."
+    unknown = sorted(set(tile) - TILE_KEYS)
+    if unknown:
+        return f"unknown key {unknown[0]!r} (known: {', '.join(sorted(TILE_KEYS))})."
+    if tile.get("show") not in TILE_KINDS:
+        return f"show is one of {', '.join(TILE_KINDS)}, not {tile.get('show')!r}."
+    if not all(isinstance(tile.get(key, ""), str) for key in TILE_KEYS):
+        return "every value of a tile is text."
+    kpi = kpis.get(tile.get("kpi"))
+    if kpi is None:
+        return f"no KPI {tile.get('kpi')!r} in this product."
+    if tile.get("grain") and tile["grain"] not in choices.Grain.values:
+        return f"grain is one of {', '.join(choices.Grain.values)}, not {tile['grain']!r}."
+    if tile.get("window", "range") not in TILE_WINDOWS:
+        return f"window is one of {', '.join(TILE_WINDOWS)}, not {tile['window']!r}."
+    if tile["show"] == "breakdown" and tile.get("dimension") not in (kpi.dimensions or []):
+        return f"the KPI {kpi.name!r} does not break down by {tile.get('dimension')!r}."
+    if tile["show"] == "distribution":
+        columns = {column.name for column in kpi.output.columns.all()} if kpi.output_id else set()
+        if tile.get("column") not in columns:
+            return f"the KPI's output has no column {tile.get('column')!r} to show the distribution of."
+    return ""
+
+
 class OutputUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Output, on_delete=models.CASCADE)
 

@@ -51,6 +51,17 @@ SLO_MEASURES = {
 def on_demo_seeded(sender, **kwargs) -> None:
     seed_demo_checks()
     link_demo_slos()
+    compute_demo_kpis()
+
+
+def compute_demo_kpis() -> None:
+    """Every demo KPI's series, computed now, so the pages open on numbers rather than on "not computed yet"."""
+    from .kpi_tasks import computable
+    from .kpis import compute_many
+
+    demo_slugs = [spec["slug"] for spec in specs.PRODUCTS]
+    chosen = computable().filter(product__slug__in=demo_slugs).select_related("output", "output__connection")
+    compute_many(list(chosen), trigger="demo")
 
 
 def link_demo_slos() -> None:

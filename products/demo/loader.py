@@ -30,6 +30,7 @@ from products import choices
 from products.models import (
     KPI,
     SLO,
+    Dashboard,
     DataProduct,
     Domain,
     Goal,
@@ -216,6 +217,7 @@ def load_product(spec: dict, anchor: date, users: dict) -> DataProduct:
         product.full_clean()
         product.save()
     load_slos(product, spec["slos"], kpis)
+    load_dashboards(product, spec.get("dashboards", []))
     return product
 
 
@@ -347,11 +349,22 @@ def load_kpis(product: DataProduct, kpi_specs: list[dict], goals: dict, outputs:
             "target": decimal(spec.get("target")),
             "indicator_type": spec["indicator_type"],
             "owner": users[spec["owner"]],
+            "dimensions": spec.get("dimensions", []),
+            "alert_rule": spec.get("alert_rule", ""),
+            "alert_max": spec.get("alert_max"),
         }
         kpi = upsert(KPI, {"product": product, "name": spec["name"]}, values)
         kpi.goals.add(*[goals[title] for title in spec.get("goals", [])])
         kpis[spec["name"]] = kpi
+    for spec in kpi_specs:  # counter-metrics may name KPIs listed after them
+        kpis[spec["name"]].counter_metrics.add(*[kpis[name] for name in spec.get("counter_metrics", [])])
     return kpis
+
+
+def load_dashboards(product: DataProduct, dashboard_specs: list[dict]) -> None:
+    for order, spec in enumerate(dashboard_specs):
+        values = {key: spec[key] for key in ("description", "default_days", "filters", "tiles") if key in spec}
+        upsert(Dashboard, {"product": product, "name": spec["name"]}, values | {"order": order})
 
 
 def load_slos(product: DataProduct, slo_specs: list[dict], kpis: dict) -> None:

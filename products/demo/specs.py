@@ -346,6 +346,9 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "310000",
             "indicator_type": "lagging",
             "owner": "alice",
+            "dimensions": ["region", "channel"],
+            "alert_rule": "baseline",
+            "counter_metrics": ["Discount rate"],
             "goals": ["Grow net revenue 12 % year over year"],
         },
         {
@@ -364,6 +367,7 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "4600",
             "indicator_type": "lagging",
             "owner": "alice",
+            "dimensions": ["region", "channel"],
             "goals": ["Grow the active customer base"],
         },
         {
@@ -384,6 +388,7 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "70",
             "indicator_type": "lagging",
             "owner": "alice",
+            "dimensions": ["region"],
             "goals": ["Grow net revenue 12 % year over year"],
         },
         {
@@ -402,6 +407,8 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "65",
             "indicator_type": "lagging",
             "owner": "alice",
+            "dimensions": ["region", "channel"],
+            "counter_metrics": ["Discount rate"],
             "goals": ["Protect average order value"],
         },
         {
@@ -420,6 +427,7 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "1450",
             "indicator_type": "leading",
             "owner": "bob",
+            "dimensions": ["region", "channel"],
             "goals": ["Grow the active customer base"],
         },
         {
@@ -437,6 +445,7 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "2.9",
             "indicator_type": "leading",
             "owner": "steward",
+            "dimensions": ["region"],
         },
         {
             "name": "Discount rate",
@@ -455,6 +464,9 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "0.04",
             "indicator_type": "leading",
             "owner": "alice",
+            "dimensions": ["region"],
+            "alert_rule": "static",
+            "alert_max": 0.06,
             "goals": ["Protect average order value"],
         },
         {
@@ -472,7 +484,33 @@ monthly revenue trend and revenue by region) and downstream products such as
             "target": "0",
             "indicator_type": "leading",
             "owner": "steward",
+            "dimensions": ["channel"],
+            "alert_rule": "static",
+            "alert_max": 25,
         },
+    ],
+    "dashboards": [
+        {
+            "name": "Sales Intelligence Dashboard",
+            "description": "The sales team's weekly look: revenue, customers and order value over the chosen dates, "
+            "for all regions or the ones picked.",
+            "default_days": 180,
+            "filters": ["region"],
+            "tiles": [
+                {"show": "card", "kpi": "Net revenue", "title": "Total revenue"},
+                {"show": "card", "kpi": "Unique customers"},
+                {"show": "card", "kpi": "Average order value"},
+                {"show": "trend", "kpi": "Net revenue", "grain": "month", "title": "Monthly revenue trend"},
+                {"show": "breakdown", "kpi": "Net revenue", "dimension": "region", "title": "Revenue by region"},
+                {"show": "trend", "kpi": "Unique customers", "grain": "month", "title": "Unique customers by month"},
+                {
+                    "show": "breakdown",
+                    "kpi": "Average order value",
+                    "dimension": "channel",
+                    "title": "Average order value by channel",
+                },
+            ],
+        }
     ],
     "north_star": "Net revenue",
     "slos": [
@@ -778,6 +816,9 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "1200",
             "indicator_type": "leading",
             "owner": "carol",
+            "dimensions": ["plan"],
+            "alert_rule": "baseline",
+            "counter_metrics": ["Unmapped events"],
             "goals": ["Grow daily active users", "One definition of active"],
         },
         {
@@ -795,6 +836,7 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "2.3",
             "indicator_type": "lagging",
             "owner": "carol",
+            "dimensions": ["plan"],
             "goals": ["Deepen engagement"],
         },
         {
@@ -813,6 +855,26 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "2600",
             "indicator_type": "leading",
             "owner": "carol",
+            "dimensions": ["feature", "platform"],
+            "goals": ["Lift adoption of collaboration features"],
+        },
+        {
+            "name": "Users by feature",
+            "level": "l2",
+            "parent": "Collaboration feature adoption",
+            "definition": "Distinct users of each feature over the window chosen: feature adoption. Non-additive: "
+            "a user of two features counts once in each, and a week's users are not the sum of its days.",
+            "output": "raw_events",
+            "aggregation": "count_distinct",
+            "column": "user_id",
+            "filter": "feature IS NOT NULL",
+            "time_column": "event_ts",
+            "grain": "week",
+            "unit": "users",
+            "direction": "up",
+            "indicator_type": "leading",
+            "owner": "carol",
+            "dimensions": ["feature", "platform"],
             "goals": ["Lift adoption of collaboration features"],
         },
         {
@@ -830,6 +892,7 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "8",
             "indicator_type": "leading",
             "owner": "dave",
+            "dimensions": ["platform"],
             "goals": ["Deepen engagement"],
         },
         {
@@ -848,6 +911,7 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "120",
             "indicator_type": "leading",
             "owner": "pm",
+            "dimensions": ["plan"],
             "goals": ["Grow daily active users"],
         },
         {
@@ -865,6 +929,7 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "8000",
             "indicator_type": "leading",
             "owner": "carol",
+            "dimensions": ["platform"],
             "goals": ["Lift adoption of collaboration features"],
         },
         {
@@ -882,6 +947,7 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "1000",
             "indicator_type": "lagging",
             "owner": "dave",
+            "dimensions": ["platform"],
         },
         {
             "name": "Unmapped events",
@@ -898,7 +964,36 @@ export, templates). The most recent day is always partial; dashboards say so.
             "target": "500",
             "indicator_type": "leading",
             "owner": "dave",
+            "dimensions": ["platform", "event_name"],
+            "alert_rule": "baseline",
         },
+    ],
+    "dashboards": [
+        {
+            "name": "Engagement overview",
+            "description": "Product health at a glance: daily active users, which features people adopt over the "
+            "chosen window, and how many sessions an active user starts in a day.",
+            "default_days": 28,
+            "filters": ["platform"],
+            "tiles": [
+                {"show": "card", "kpi": "Daily active users", "window": "latest", "title": "Latest DAU"},
+                {"show": "card", "kpi": "Sessions per user"},
+                {"show": "card", "kpi": "Collaboration feature adoption", "title": "Collaboration adopters"},
+                {"show": "trend", "kpi": "Daily active users", "grain": "day", "title": "Daily active users"},
+                {
+                    "show": "breakdown",
+                    "kpi": "Users by feature",
+                    "dimension": "feature",
+                    "title": "Feature adoption over the window",
+                },
+                {
+                    "show": "distribution",
+                    "kpi": "Sessions per user",
+                    "column": "sessions",
+                    "title": "Sessions per user and day",
+                },
+            ],
+        }
     ],
     "north_star": "Daily active users",
     "slos": [
@@ -1283,6 +1378,8 @@ we reuse them rather than extract orders again.
             "target": "51000",
             "indicator_type": "lagging",
             "owner": "pm",
+            "dimensions": ["region", "category"],
+            "counter_metrics": ["Average basket value"],
             "goals": ["Grow cross-sell revenue"],
         },
         {
@@ -1300,6 +1397,7 @@ we reuse them rather than extract orders again.
             "target": "190000",
             "indicator_type": "lagging",
             "owner": "bob",
+            "dimensions": ["region", "category", "channel"],
             "goals": ["Grow cross-sell revenue"],
         },
         {
@@ -1318,6 +1416,7 @@ we reuse them rather than extract orders again.
             "target": "240",
             "indicator_type": "lagging",
             "owner": "pm",
+            "dimensions": ["region", "age_group"],
             "goals": ["Raise customer lifetime value"],
         },
         {
@@ -1336,6 +1435,7 @@ we reuse them rather than extract orders again.
             "target": "1.5",
             "indicator_type": "leading",
             "owner": "bob",
+            "dimensions": ["region", "age_group"],
             "goals": ["Increase purchase frequency"],
         },
         {
@@ -1353,6 +1453,7 @@ we reuse them rather than extract orders again.
             "target": "36",
             "indicator_type": "lagging",
             "owner": "bob",
+            "dimensions": ["region", "category"],
         },
         {
             "name": "Cross-sell opportunity score",
@@ -1369,6 +1470,7 @@ we reuse them rather than extract orders again.
             "target": "0.3",
             "indicator_type": "leading",
             "owner": "pm",
+            "dimensions": ["age_group", "region"],
             "goals": ["Grow cross-sell revenue", "Target campaigns with trusted affinity data"],
         },
         {
@@ -1387,6 +1489,7 @@ we reuse them rather than extract orders again.
             "target": "1.8",
             "indicator_type": "leading",
             "owner": "steward",
+            "dimensions": ["age_group"],
         },
         {
             "name": "Purchasing customers",
@@ -1403,7 +1506,36 @@ we reuse them rather than extract orders again.
             "target": "5000",
             "indicator_type": "leading",
             "owner": "bob",
+            "dimensions": ["region"],
         },
+    ],
+    "dashboards": [
+        {
+            "name": "Cross-sell opportunities",
+            "description": "Where the next purchase will come from: spend and frequency of purchasing customers, their "
+            "lifetime value, and the cross-sell opportunity score by segment, from the latest nightly scoring.",
+            "default_days": 180,
+            "filters": ["region"],
+            "tiles": [
+                {"show": "card", "kpi": "Purchase frequency", "window": "latest"},
+                {"show": "card", "kpi": "Total spend"},
+                {"show": "card", "kpi": "Customer lifetime value", "window": "latest"},
+                {
+                    "show": "breakdown",
+                    "kpi": "Cross-sell opportunity score",
+                    "dimension": "age_group",
+                    "window": "latest",
+                    "title": "Cross-sell opportunity score by age segment",
+                },
+                {
+                    "show": "trend",
+                    "kpi": "Cross-sell revenue",
+                    "grain": "month",
+                    "title": "Cross-sell revenue by month",
+                },
+                {"show": "breakdown", "kpi": "Total spend", "dimension": "category", "title": "Spend by category"},
+            ],
+        }
     ],
     "north_star": "Cross-sell revenue",
     "slos": [
@@ -1569,6 +1701,7 @@ CHURN_EARLY_WARNING = {
             "target": "50",
             "indicator_type": "leading",
             "owner": "pm",
+            "dimensions": ["plan"],
             "goals": ["Cut monthly subscriber churn"],
         },
         {
@@ -1586,6 +1719,7 @@ CHURN_EARLY_WARNING = {
             "target": "0.05",
             "indicator_type": "leading",
             "owner": "pm",
+            "dimensions": ["plan", "risk_band"],
         },
     ],
     "north_star": "High-risk subscribers",

@@ -109,6 +109,7 @@ def spec(product: DataProduct) -> dict:
         outputs=by_key([output(item) for item in product.outputs.all()]),
         kpis=by_key([kpi(item) for item in product.kpis.all()]),
         slos=by_key([slo(item) for item in product.slos.all()]),
+        dashboards=[f.plain_values(f.DASHBOARD, item) for item in product.dashboards.all()],
     )
 
 

@@ -20,6 +20,7 @@ from quality.models import Check
 from ..models import (
     KPI,
     SLO,
+    Dashboard,
     DataProduct,
     Goal,
     Hypothesis,
@@ -215,6 +216,21 @@ SLO_PART = Part(
     },
     always=("name", "category", "indicator", "objective_percent", "window_days"),
     refs=("kpi",),
+)
+
+
+DASHBOARD = Part(
+    "dashboard",
+    Dashboard,
+    "name",
+    {
+        "name": "name",
+        "description": "description",
+        "default_days": "default_days",
+        "filters": "filters",
+        "tiles": "tiles",
+    },
+    always=("name", "tiles"),
 )
 
 

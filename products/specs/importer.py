@@ -388,6 +388,7 @@ class ProductImporter:
         kpis = self.sync_kpis(goals, outputs)
         yield
         slos = self.sync_slos(kpis)
+        self.sync_dashboards(kpis)
         yield
         self.sync_checks_and_row_filters(outputs, slos)
         yield
@@ -974,6 +975,16 @@ class ProductImporter:
 
         existing = self.stored(self.product.slos.all())
         return self.sync_list("slos", f.SLO_PART, existing, "slo", refs, parent={"product": self.product})
+
+    def sync_dashboards(self, kpis: dict) -> dict:
+        def prepare(dashboard) -> None:
+            dashboard.known_kpis = {name: kpi for name, kpi in kpis.items() if kpi is not None}
+
+        existing = self.stored(self.product.dashboards.all())
+        return self.sync_list(
+            "dashboards", f.DASHBOARD, existing, "dashboard", ordered=True, parent={"product": self.product},
+            prepare=prepare,
+        )  # fmt: skip
 
     # --- Deleting what the document left out --------------------------------------------------
 

@@ -11,6 +11,7 @@ import json
 
 from django.db import models
 
+from ..models import TILE_KEYS, TILE_KINDS, TILE_WINDOWS
 from . import API_VERSION, KIND
 from . import fields as f
 
@@ -111,8 +112,17 @@ def spec_schema() -> dict:
             )
         ),
         "slos": items(part_schema(f.SLO_PART, {"kpi": NAME}, ("name", "indicator", "objective_percent"))),
+        "dashboards": items(part_schema(f.DASHBOARD, {"filters": NAMES, "tiles": items(tile_schema())}, ("name",))),
     }
     return part_schema(f.PRODUCT_SPEC, refs)
+
+
+def tile_schema() -> dict:
+    """A dashboard tile: what it shows and of which KPI (the model checks the names against the product)."""
+    properties = {key: {"type": "string"} for key in sorted(TILE_KEYS)}
+    properties["show"] = {"enum": list(TILE_KINDS)}
+    properties["window"] = {"enum": list(TILE_WINDOWS)}
+    return {"type": "object", "additionalProperties": False, "properties": properties, "required": ["show", "kpi"]}
 
 
 def metadata_schema() -> dict:
