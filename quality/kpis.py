@@ -47,6 +47,8 @@ GRAIN_ORDER = (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER, Grain.YEAR)
 # A breakdown by a column of thousands of values is a drill-down, not a chart: refuse it rather than
 # store millions of points.
 MAX_RESULT_ROWS = 200_000
+# A distribution of more values than this is a column of measures, not of counts: binned by the caller.
+MAX_DISTRIBUTION_VALUES = 200
 # A ratio's denominators that add up over days; the others need the window computed where the data lives.
 SUMMABLE_DENOMINATORS = {Aggregation.COUNT, Aggregation.SUM}
 
@@ -119,7 +121,7 @@ class Query:
 
     # The inner SELECT: one row per data row, with its periods, its dimension values and the measured columns.
 
-    def inner(self) -> str:
+    def inner(self, extra: tuple[str, ...] = ()) -> str:
         quote = self.source.quote
         time_column = quote(self.kpi.time_column)
         selected = [f"{self.period_expr(time_column, grain)} AS {quote('g_' + grain)}" for grain in self.grains]
@@ -130,6 +132,7 @@ class Query:
             selected.append(f"{quote(self.kpi.column)} AS {quote('v1')}")
         if self.kpi.aggregation == Aggregation.RATIO and self.kpi.denominator_column:
             selected.append(f"{quote(self.kpi.denominator_column)} AS {quote('v2')}")
+        selected += extra
         conditions = [f"{time_column} IS NOT NULL"]
         row_filter = filter_sql(parse_filter(self.kpi.filter), quote, self.source.bind)
         if row_filter:
@@ -226,17 +229,37 @@ class Query:
             f"FROM ({inner}) inner_rows GROUP BY GROUPING SETS ({sets})"
         )
 
-    def window_sql(self, start: date, end: date, dimension: str, members: list[str] | None) -> str:
-        """The measures over the days from ``start`` up to (not including) ``end``, for some members or all."""
-        quote = self.source.quote
-        day = self.period_expr(quote(self.kpi.time_column), Grain.DAY)
+    def window_conditions(self, start: date, end: date, dimension: str, members: list[str] | None) -> str:
+        """The rows of the days from ``start`` up to (not including) ``end``, of some members of a dimension or all."""
+        day = self.period_expr(self.source.quote(self.kpi.time_column), Grain.DAY)
         bound = (lambda value: value.isoformat()) if self.source.dialect == "sqlite" else (lambda value: value)
         conditions = [f"{day} >= {self.source.bind(bound(start))}", f"{day} < {self.source.bind(bound(end))}"]
         if dimension and members is not None:
             conditions.append(self.source.text_in(dimension, members) if members else "1 = 0")
-        inner = self.inner()
+        return " AND ".join(conditions)
+
+    def window_sql(self, start: date, end: date, dimension: str, members: list[str] | None, by: str = "") -> str:
+        """The measures over a window; with ``by``, one row per value of that column (as text, "member")."""
+        where = self.window_conditions(start, end, dimension, members)
         measures = ", ".join(f"{expr} AS {name}" for name, expr in self.measures().items())
-        return f"SELECT {measures} FROM ({inner} AND {' AND '.join(conditions)}) inner_rows"
+        if not by:
+            return f"SELECT {measures} FROM ({self.inner()} AND {where}) inner_rows"
+        inner = self.inner((f"{self.source.as_text(self.source.quote(by))} AS member",))
+        return f"SELECT member, {measures} FROM ({inner} AND {where}) inner_rows GROUP BY member"
+
+    def distribution_sql(self, column: str, start: date, end: date, dimension: str, members: list[str] | None) -> str:
+        """How many rows hold each value of ``column`` in the window (the KPI's filter applies)."""
+        quote = self.source.quote
+        where = self.window_conditions(start, end, dimension, members)
+        conditions = [f"{quote(self.kpi.time_column)} IS NOT NULL", f"{quote(column)} IS NOT NULL", where]
+        row_filter = filter_sql(parse_filter(self.kpi.filter), quote, self.source.bind)
+        if row_filter:
+            conditions.append(row_filter)
+        return (
+            f"SELECT {quote(column)} AS value, COUNT(*) AS n FROM {self.source.relation} "
+            f"WHERE {' AND '.join(conditions)} GROUP BY {quote(column)} ORDER BY {quote(column)} "
+            f"LIMIT {MAX_DISTRIBUTION_VALUES + 1}"
+        )
 
     # Reading the rows.
 
@@ -335,6 +358,34 @@ def window_value(kpi: KPI, start: date, end: date, dimension: str = "", members:
         query = Query(kpi, source, kpi_time_zone())
         row = source.fetch(query.window_sql(start, end, dimension, members))[0]
         return query.point(row, Grain.DAY, start, "", "", local_today()).value
+    finally:
+        source.close()
+
+
+def window_by_member(kpi: KPI, start: date, end: date, by: str, dimension: str = "", members=None) -> dict:
+    """The KPI over a window for each value of the column ``by`` (text; "" for empty), computed where the data lives."""
+    source = open_source(kpi.output)
+    try:
+        query = Query(kpi, source, kpi_time_zone())
+        rows = source.fetch(query.window_sql(start, end, dimension, members, by=by))
+        today = local_today()
+        return {
+            "" if row["member"] is None else str(row["member"]): query.point(row, Grain.DAY, start, "", "", today).value
+            for row in rows
+        }
+    finally:
+        source.close()
+
+
+def distribution(kpi: KPI, column: str, start: date, end: date, dimension: str = "", members=None) -> list[tuple]:
+    """(value, rows) of ``column`` over a window, ordered by value; at most MAX_DISTRIBUTION_VALUES + 1 of them."""
+    source = open_source(kpi.output)
+    try:
+        query = Query(kpi, source, kpi_time_zone())
+        return [
+            (row["value"], int(row["n"]))
+            for row in source.fetch(query.distribution_sql(column, start, end, dimension, members))
+        ]
     finally:
         source.close()
 

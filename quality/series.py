@@ -16,6 +16,7 @@ KPI is computed again.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -209,6 +210,9 @@ def card(kpi: KPI, user, grain: str | None = None, start: date | None = None, en
     result = Card(kpi=kpi, grain=grain, trend=series)
     result.last_run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first()
     complete = [value for value in series.values if not value.partial]
+    if kpi.aggregation not in ZERO_WHEN_EMPTY:
+        # An average of nothing is no value: the latest period with data is current (a snapshot scored days ago).
+        complete = [value for value in complete if value.value is not None]
     in_progress = [value for value in series.values if value.partial]
     if in_progress:
         result.partial_period, result.partial_value = in_progress[-1].period_start, in_progress[-1].value
@@ -269,7 +273,9 @@ def roll_up(kpi: KPI, rows: list[tuple]) -> float | None:
 def distinct_window(kpi: KPI, start: date, end: date, dimension: str, members: list[str] | None) -> float | None:
     """A distinct count over the window, computed where the data lives; cached until the KPI is computed again."""
     last_run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").values_list("pk", flat=True).first()
-    key = f"kpi-window:{kpi.pk}:{last_run}:{start}:{end}:{dimension}:{','.join(sorted(members or []))}"
+    picked = ",".join(sorted(members)) if members is not None else "*"
+    text = f"{kpi.pk}:{last_run}:{start}:{end}:{dimension}:{picked}"
+    key = "kpi-window:" + hashlib.sha256(text.encode()).hexdigest()  # members can be long; cache keys cannot
     found = cache.get(key)
     if found is not None:
         return found["value"]
