@@ -403,6 +403,31 @@ class OutputColumnForm(PolicyFormMixin, forms.ModelForm):
     spans = {"description": 2}
 
 
+@dataclass
+class ChangedFieldGroup(FieldGroup):
+    """A folded group of fields with defaults (KPIForm's series and alerts): open once one differs or has an error."""
+
+    changed: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.changed
+
+
+# KPIForm's folded "Series and alerts" group: how the series is broken down, refreshed and watched.
+SERIES_FIELDS = [
+    "dimensions",
+    "status",
+    "schedule",
+    "counter_metrics",
+    "alert_rule",
+    "alert_min",
+    "alert_max",
+    "baseline_periods",
+    "baseline_k",
+]
+
+
 class KPIForm(PolicyFormMixin, forms.ModelForm):
     class Meta:
         model = KPI
@@ -425,13 +450,22 @@ class KPIForm(PolicyFormMixin, forms.ModelForm):
             "filter",
             "time_column",
             "grain",
+            *SERIES_FIELDS,
         ]
-        widgets = {"definition": forms.Textarea(attrs=SHORT_TEXT), "goals": forms.CheckboxSelectMultiple}
+        widgets = {
+            "definition": forms.Textarea(attrs=SHORT_TEXT),
+            "goals": forms.CheckboxSelectMultiple,
+            "counter_metrics": forms.CheckboxSelectMultiple,
+        }
         field_classes = {"owner": PersonChoiceField}
         labels = {
             "indicator_type": "Leading or lagging",
             "denominator_aggregation": "Divided by",
             "denominator_column": "Denominator column",
+            "alert_min": "Alert below",
+            "alert_max": "Alert above",
+            "baseline_periods": "Baseline periods",
+            "baseline_k": "Baseline k",
         }
 
     spans = {"name": 2}
@@ -448,12 +482,42 @@ class KPIForm(PolicyFormMixin, forms.ModelForm):
             "filter",
         ],
     )
+    series_folded = ("Series and alerts", SERIES_FIELDS)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Typed as "region, channel"; the model keeps a list (ColumnNamesField is defined further down).
+        self.fields["dimensions"] = ColumnNamesField(
+            required=False,
+            label="Dimensions",
+            help_text="Columns of the output to break the KPI down by, comma-separated, e.g. region, channel.",
+        )
 
     def restrict_choices(self) -> None:
         self.fields["parent"].queryset = self.visible(KPI)
         self.fields["output"].queryset = self.visible(Output)
         self.fields["goals"].queryset = self.visible(Goal)
         self.fields["owner"].queryset = people()
+        others = self.visible(KPI)
+        if self.instance.pk is not None:
+            others = others.exclude(pk=self.instance.pk)
+        self.fields["counter_metrics"].queryset = others
+
+    def field_groups(self) -> list[FieldGroup]:
+        """The calculation group, then "Series and alerts", folded while its fields keep their defaults."""
+        title, names = self.series_folded
+        groups = super().field_groups()
+        groups[0].fields = [field for field in groups[0].fields if field.name not in names]
+        fields = [self[name] for name in names]
+        changed = any(field.errors or self._changed(field) for field in fields)
+        return [*groups, ChangedFieldGroup(title, fields, folded=True, changed=changed)]
+
+    def _changed(self, field) -> bool:
+        initial = self.get_initial_for_field(field.field, field.name)
+        value = field.value()
+        if isinstance(initial, list) or hasattr(initial, "all"):
+            return bool(value)
+        return str(value if value is not None else "") != str(initial if initial is not None else "")
 
 
 class SLOForm(PolicyFormMixin, forms.ModelForm):

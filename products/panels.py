@@ -108,6 +108,7 @@ class KPINode:
     calculation: str
     linked: bool = True  # False for a KPI listed at its level because it has no parent in the tree
     root: bool = False
+    extra: dict = field(default_factory=dict)  # what KPI_DECORATORS add to the node (e.g. its current value)
 
 
 def _measure(aggregation: str, column: str) -> str:
@@ -208,9 +209,19 @@ def usage_context(request: HttpRequest, product: DataProduct) -> dict:
     return {"usage_patterns": patterns, "count": len(patterns), "edit_url": edit_url(product, "usage-patterns")}
 
 
+# Hooks other apps add to the KPI panel, so that ``products`` never imports them (quality: each KPI's current
+# value, change and status). ``decorate(request, product, nodes)`` may fill each node's ``extra`` and returns
+# variables to add to the panel's context (or None); it must take a bounded number of queries.
+KPIDecorator = Callable[[HttpRequest, DataProduct, list[KPINode]], dict | None]
+KPI_DECORATORS: list[KPIDecorator] = []
+
+
 def kpis_context(request: HttpRequest, product: DataProduct) -> dict:
     nodes = kpi_tree(product.kpis.all(), product.north_star_id)
-    return {"kpi_nodes": nodes, "count": len(nodes), "edit_url": edit_url(product, "kpis")}
+    context = {"kpi_nodes": nodes, "count": len(nodes), "edit_url": edit_url(product, "kpis")}
+    for decorate in KPI_DECORATORS:
+        context.update(decorate(request, product, nodes) or {})
+    return context
 
 
 def outputs_context(request: HttpRequest, product: DataProduct) -> dict:

@@ -9,10 +9,10 @@ class QualityConfig(AppConfig):
         from django.db.models.signals import post_delete, post_init, post_save
 
         from products.models import KPI
-        from products.panels import register_panel
+        from products.panels import KPI_DECORATORS, register_panel
         from products.signals import demo_seeded
 
-        from . import demo, kpi_alerts, kpi_tasks, kpis, panels, schedules
+        from . import demo, kpi_alerts, kpi_tasks, kpis, panels, schedules, views_kpis
         from .models import Check
 
         # products never imports quality: the demo's checks join through this signal.
@@ -27,3 +27,4 @@ class QualityConfig(AppConfig):
         kpis.AFTER_COMPUTE.append(kpi_alerts.evaluate_run)  # each computed KPI is judged against its alert rule
         # The product page's Quality section, after the SLOs it measures.
         register_panel("quality", "quality/_quality_panel.html", 65, panels.quality_context, title="Quality")
+        KPI_DECORATORS.append(views_kpis.decorate_kpi_panel)  # the KPI panel: each KPI's value, change and status

@@ -355,6 +355,7 @@ ROUTES: dict[str, Route] = {
     "favicon.ico": Route("redirect", lambda w: "/favicon.ico"),
     "catalog:home": Route("signed-in page", lambda w: reverse("catalog:home")),
     "health": Route("signed-in page", lambda w: reverse("health")),
+    "catalog:metrics": Route("signed-in page", lambda w: reverse("catalog:metrics")),
     "products:create": Route("product managers' page", lambda w: reverse("products:create")),
     "api-root": Route("signed-in api", lambda w: reverse("api-root")),
     "api-schema": Route("signed-in api", lambda w: reverse("api-schema")),
@@ -397,6 +398,10 @@ ROUTES: dict[str, Route] = {
         "change post bad request", product_url("quality:webhook-toggle", "webhook.pk"), "post", {}
     ),
     "quality:webhook-delete": Route("change post", product_url("quality:webhook-delete", "webhook.pk"), "post", {}),
+    # KPI pages: the tree and a KPI's page follow the product; computing now is for those who may change it.
+    "kpis:tree": Route("view page", product_url("kpis:tree")),
+    "kpis:detail": Route("view page", product_url("kpis:detail", "kpi.pk")),
+    "kpis:compute": Route("change post", product_url("kpis:compute", "kpi.pk"), "post", {}),
     # Reading an output's rows.
     "products:output-preview": Route("read data", product_url("products:output-preview", "output.name")),
     "products:output-download-csv": Route("read data", product_url("products:output-download-csv", "output.name")),
