@@ -9,6 +9,7 @@ from products import api as products
 from products import api_history as history
 from products import api_specs, api_standards
 from quality import api as quality
+from quality import api_kpis
 
 router = DefaultRouter()
 router.register("products", products.DataProductViewSet, basename="product")
@@ -55,5 +56,7 @@ urlpatterns = [
         history.ChangeDecisionView.as_view(decision="reject"),
         name="product-change-reject",
     ),
+    path("kpis/<int:pk>/series/", api_kpis.KPISeriesView.as_view(), name="kpi-series"),
+    path("kpis/<int:pk>/compute/", api_kpis.KPIComputeView.as_view(), name="kpi-compute"),
     path("", include(router.urls)),
 ]
