@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -262,3 +263,38 @@ def notify_breaking(version) -> list[str]:
         return render_to_string("products/breaking_email.txt", context | {"changes": changes}) if changes else ""
 
     return notify_downstream(product, subject, body)
+
+
+# --- A KPI deprecated ------------------------------------------------------------------------------
+
+
+def kpi_consumers(kpi) -> list[str]:
+    """Who relies on a KPI: members of the product's consumer teams and owners of products reading its output."""
+    people = list(get_user_model().objects.filter(teams__consumed_products=kpi.product, is_active=True).distinct())
+    if kpi.output_id:
+        readers = ProductInput.objects.filter(source_output=kpi.output).exclude(product__status=Status.RETIRED)
+        people += [item.product.owner for item in readers.select_related("product__owner")]
+    addresses: dict[str, str] = {}
+    for person in people:
+        email = (person.email or "").strip()
+        if person.is_active and email:
+            addresses.setdefault(email.lower(), email)
+    return sorted(addresses.values(), key=str.lower)
+
+
+def notify_kpi_deprecated(kpi) -> list[str]:
+    """Tell the KPI's consumers, after the commit, that it is deprecated and leaves the dashboards."""
+    product = kpi.product
+    subject = f"KPI deprecated: {kpi.name} ({product.name})"
+    owner = kpi.owner or product.owner
+    text = (
+        f"The KPI {kpi.name} of {product.name} is deprecated. It is no longer computed and no longer shown on "
+        f"the product's dashboards; its history stays on its page.\n\n"
+        f"Product: {absolute(product.get_absolute_url())}\n"
+        f"Ask {owner.get_full_name() or owner.get_username()} ({owner.email or 'no email'}) which KPI to follow "
+        f"instead.\n"
+    )
+    addresses = kpi_consumers(kpi)
+    messages = [(address, text) for address in addresses]
+    transaction.on_commit(lambda: send_each(subject, messages, product))
+    return addresses

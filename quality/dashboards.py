@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 from django.core.cache import cache
 
-from products.choices import Aggregation
+from products.choices import Aggregation, KPIStatus
 from products.models import KPI, Dashboard
 from products.sources import READ_ERRORS, error_message
 from utilities.charts import Chart
@@ -73,7 +73,9 @@ def build(dashboard: Dashboard, user, window: Window, chosen: dict[str, list[str
     for index, spec in enumerate(dashboard.tiles):
         kpi = by_name.get(spec.get("kpi"))
         title = spec.get("title") or (kpi.name if kpi else spec.get("kpi", ""))
-        if kpi is None or kpi.status == "deprecated":
+        if kpi is not None and kpi.status == KPIStatus.DEPRECATED:
+            continue  # a deprecated KPI leaves the dashboards (its page keeps its history)
+        if kpi is None:
             tiles.append(Tile(spec["show"], title, None, error="This KPI is no longer part of the product."))
             continue
         tile = Tile(spec["show"], title, kpi)

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from products import lifecycle
 from products.choices import KPIStatus
 from products.models import KPI
 from utilities.cron import cron_schedule
@@ -112,6 +113,7 @@ def compute_kpis(kpi_ids: list[int], trigger: str = "schedule", user_id: int | N
 
 def on_kpi_loaded(sender, instance: KPI, **kwargs) -> None:
     instance._calculation = calculation_of(instance)
+    instance._status = instance.status
 
 
 def calculation_of(kpi: KPI) -> tuple:
@@ -122,6 +124,9 @@ def on_kpi_saved(sender, instance: KPI, created: bool, raw: bool = False, **kwar
     """A new or changed calculation: drop the points of the old one and compute the new one after the commit."""
     if raw:
         return
+    was, instance._status = getattr(instance, "_status", None), instance.status
+    if not created and was == KPIStatus.ACTIVE and instance.status == KPIStatus.DEPRECATED:
+        lifecycle.notify_kpi_deprecated(instance)
     before = getattr(instance, "_calculation", None)
     now = calculation_of(instance)
     instance._calculation = now
