@@ -74,7 +74,7 @@ def signed(text: str) -> str:
 def change_text(change: float, unit: str) -> str:
     """The change in the KPI's own terms: ``+12,300 EUR``; a share's change in percentage points."""
     if is_share(unit):
-        return f"{signed(number_text(change * 100, 1))} pp"
+        return f"{signed(number_text(change * 100, 2))} pp"
     return f"{signed(number_text(change))} {unit}".strip()
 
 
@@ -195,7 +195,7 @@ class CardView:
         """The period in progress: ``4,120 EUR so far in Nov 2026``."""
         if self.card.partial_period is None or self.card.partial_value is None:
             return ""
-        period = period_label(self.card.partial_period, self.card.grain)
+        period = period_label(self.card.partial_period, self.card.grain).replace("Week of", "the week of")
         return f"{value_text(self.card.partial_value, self.unit)} so far in {period}"
 
 
@@ -224,14 +224,24 @@ def sparkline(kpi: KPI, card: series.Card, key: str) -> Chart | None:
         x_label="",
         y_label="",
         unit=kpi.unit,
-        series=[chart_series(kpi.name, trend.values)],
+        x_type=x_type(trend.grain),
+        series=[chart_series(kpi.name, trend.values, trend.grain)],
     )
 
 
-def chart_series(name: str, values: list[series.Value]) -> ChartSeries:
+# Months, quarters and years are named on the x axis ("Oct 2026"): a date axis would tick them on Sundays.
+NAMED_GRAINS = (Grain.MONTH, Grain.QUARTER, Grain.YEAR)
+
+
+def x_type(grain: str) -> str:
+    return "category" if grain in NAMED_GRAINS else "date"
+
+
+def chart_series(name: str, values: list[series.Value], grain: str = Grain.DAY) -> ChartSeries:
+    named = grain in NAMED_GRAINS
     return ChartSeries(
         name=name,
-        x=[value.period_start for value in values],
+        x=[period_label(value.period_start, grain) if named else value.period_start for value in values],
         y=[value.value for value in values],
         partial=[value.partial for value in values],
     )
@@ -441,7 +451,8 @@ def trend_chart(kpi: KPI, user, grain: str, start: date, end: date) -> Chart:
         y_label=kpi.unit or kpi.name,
         unit=kpi.unit,
         target=target,
-        series=[chart_series(kpi.name, total.values)],
+        x_type=x_type(grain),
+        series=[chart_series(kpi.name, total.values, grain)],
         filename=f"{kpi.product.slug}-kpi-{kpi.pk}-{grain}",
     )
 
@@ -485,7 +496,8 @@ def breakdown(kpi: KPI, user, grain: str, start: date, end: date, dimension: str
         x_label=Grain(grain).label,
         y_label=kpi.unit or kpi.name,
         unit=kpi.unit,
-        series=[chart_series(line.label, line.values) for line in by_member[:MAX_BREAKDOWN_SERIES]],
+        x_type=x_type(grain),
+        series=[chart_series(line.label, line.values, grain) for line in by_member[:MAX_BREAKDOWN_SERIES]],
     )
     return {"members": members, "breakdown_bars": bars, "breakdown_lines": lines, "breakdown_period": label}
 

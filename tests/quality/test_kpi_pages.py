@@ -118,6 +118,7 @@ def test_values_are_grouped_and_shares_are_percentages():
     assert value_text(0.0426, "share") == "4.3 %"
     assert value_text(None, "EUR") == "—"
     assert change_text(-0.005, "share") == "−0.5 pp"
+    assert change_text(-0.00041, "share") == "−0.04 pp"
     assert change_text(12300, "EUR") == "+12,300 EUR"
 
 
