@@ -273,3 +273,20 @@ def test_a_check_that_keeps_killing_its_worker_is_recorded_as_an_error(counting_
     assert run.error == (
         "The check was interrupted 2 times (its worker died or was killed); it is not tried again for this slot."
     )
+
+
+def test_a_real_worker_computes_a_kpi_series(product, broker, tmp_path, data_root, settings, request):
+    from quality.kpi_tasks import compute_kpis
+    from quality.models import KPIPoint, KPIRun
+    from tests.quality.kpi_data import make_kpi, write_output
+
+    settings.LODESTAR_KPI_TIME_ZONE = "UTC"  # as the worker's, which reads the environment's default
+    kpi = make_kpi(write_output("parquet", product, data_root, request), grain="month")
+    with Worker(broker, tmp_path, data_root) as worker:
+        with app.connection_for_write(broker.url, transport_options=broker.options) as conn:
+            compute_kpis.apply_async(kwargs={"kpi_ids": [kpi.pk]}, queue=broker.queue, connection=conn)
+        run = wait_for(lambda: KPIRun.objects.filter(kpi=kpi, status="ok").first(), "the KPI's run", worker)
+    assert run.points == KPIPoint.objects.filter(kpi=kpi).count() > 0
+    # In UTC the eight events fall in January (u1, u2, u3), February (u4) and March (u1).
+    months = dict(KPIPoint.objects.filter(kpi=kpi, grain="month", dimension="").values_list("period_start", "value"))
+    assert list(months.values()) == [3, 1, 1]
