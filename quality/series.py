@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.core.cache import cache
+from django.db.models import Min
 
 from products.choices import Aggregation, Direction, Grain
 from products.delivery import row_scope
@@ -127,6 +128,8 @@ def read(
         by_member.setdefault("", {})
     periods = periods_between(start, end, grain)
     empty = 0.0 if kpi.aggregation in ZERO_WHEN_EMPTY else None
+    # Before the first period the data holds there is no value at all, not a zero.
+    first = KPIPoint.objects.filter(kpi=kpi, grain=grain, dimension="").aggregate(first=Min("period_start"))["first"]
     today = kpis.local_today()
     series = []
     for member, stored in by_member.items():
@@ -134,7 +137,8 @@ def read(
         for period in periods:
             point = stored.get(period)
             if point is None:
-                values.append(Value(period, empty, kpis.is_partial(period, grain, today)))
+                covered = first is not None and period >= first
+                values.append(Value(period, empty if covered else None, kpis.is_partial(period, grain, today)))
             else:
                 values.append(Value(period, point.value, point.partial, point.rows))
         series.append(Series(kpi, grain, dimension, member, values))

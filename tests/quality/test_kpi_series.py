@@ -152,3 +152,8 @@ def test_a_card_before_any_computation_has_no_value(events, charlie):
     kpi = make_kpi(events)
     card = series.card(kpi, charlie)
     assert card.value is None and card.last_run is None and card.status == "unknown"
+
+
+def test_periods_before_the_data_begins_have_no_value_rather_than_zero(revenue, charlie):
+    (total,) = series.read(revenue, charlie, grain="month", start=date(2023, 11, 1), end=date(2024, 4, 30))
+    assert [value.value for value in total.values] == [None, None, 45.0, 40.0, 100.0, 0.0]
