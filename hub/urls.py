@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/docs/", api_docs_view, name="api-docs"),
     path("products/", include("products.urls")),
     path("products/", include("quality.urls")),
+    path("products/", include("quality.urls_dashboards")),
     path("products/", include("quality.urls_kpis")),
     path("health/", include("catalog.urls_health")),
     path("access/", include("access.urls")),

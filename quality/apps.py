@@ -14,6 +14,7 @@ class QualityConfig(AppConfig):
 
         from . import demo, kpi_alerts, kpi_tasks, kpis, panels, schedules, views_kpis
         from .models import Check
+        from .views_dashboards import dashboards_panel_context
 
         # products never imports quality: the demo's checks join through this signal.
         demo_seeded.connect(demo.on_demo_seeded, dispatch_uid="quality.demo_checks")
@@ -28,3 +29,4 @@ class QualityConfig(AppConfig):
         # The product page's Quality section, after the SLOs it measures.
         register_panel("quality", "quality/_quality_panel.html", 65, panels.quality_context, title="Quality")
         KPI_DECORATORS.append(views_kpis.decorate_kpi_panel)  # the KPI panel: each KPI's value, change and status
+        register_panel("dashboards", "quality/_dashboards_panel.html", 45, dashboards_panel_context, title="Dashboards")

@@ -402,6 +402,9 @@ ROUTES: dict[str, Route] = {
     "kpis:tree": Route("view page", product_url("kpis:tree")),
     "kpis:detail": Route("view page", product_url("kpis:detail", "kpi.pk")),
     "kpis:compute": Route("change post", product_url("kpis:compute", "kpi.pk"), "post", {}),
+    # Dashboards: seen by whoever sees the product.
+    "dashboards:list": Route("view page", product_url("dashboards:list")),
+    "dashboards:detail": Route("view page", lambda w: w.product.dashboards.first().get_absolute_url()),
     # Reading an output's rows.
     "products:output-preview": Route("read data", product_url("products:output-preview", "output.name")),
     "products:output-download-csv": Route("read data", product_url("products:output-download-csv", "output.name")),
@@ -585,6 +588,7 @@ def world_of(status: str, people: dict) -> SimpleNamespace:
     )
     output = factories.OutputFactory(product=product, name="orders")
     write_orders(output)
+    product.dashboards.create(name="Matrix", tiles=[{"show": "card", "kpi": "Not a KPI"}])  # dashboards:detail
     check = factories.CheckFactory(output=output, name="orders exist")
     slo = factories.SLOFactory(product=product)
     run = run_and_follow(check, RunStatus.FAIL, 0, timezone.now())
