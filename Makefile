@@ -110,3 +110,12 @@ BENCH_SPECS_ARGS ?=
 .PHONY: bench-specs
 bench-specs: install
 	$(PY) bench/specs/bench_specs.py $(BENCH_SPECS_ARGS)
+
+#   make bench-kpis  the KPI engine: distinct users per day, week and month over a year of 10M events (target < 5 s)
+# make bench-kpis: e.g. BENCH_KPIS_ARGS="--postgres --repeat 5" (--postgres: also a table in lodestar_bench_kpis).
+# The Parquet file and the benchmark's own SQLite database are kept in bench/kpis/data/; results in bench/kpis/results/.
+BENCH_KPIS_ARGS ?=
+
+.PHONY: bench-kpis
+bench-kpis: install
+	$(PY) bench/kpis/bench_kpis.py $(BENCH_KPIS_ARGS)
