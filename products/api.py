@@ -61,7 +61,7 @@ SPEC_PREFETCHES = [
     "use_cases__hypotheses",
     "usage_patterns",
     Prefetch("outputs", queryset=Output.objects.select_related("connection").prefetch_related("columns")),
-    Prefetch("kpis", queryset=KPI.objects.select_related("owner").prefetch_related("goals")),
+    Prefetch("kpis", queryset=KPI.objects.select_related("owner").prefetch_related("goals", "counter_metrics")),
     "slos",
     Prefetch("inputs", queryset=ProductInput.objects.select_related("source_output__product")),
 ]
