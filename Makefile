@@ -119,3 +119,12 @@ BENCH_KPIS_ARGS ?=
 .PHONY: bench-kpis
 bench-kpis: install
 	$(PY) bench/kpis/bench_kpis.py $(BENCH_KPIS_ARGS)
+
+#   make bench-dashboard  a dashboard page with six charts from stored series, 200 requests (target: p95 < 200 ms)
+# make bench-dashboard: e.g. BENCH_DASHBOARD_ARGS="--rows 200000 --requests 50". The Parquet file is kept in
+# bench/kpis/data/ (the benchmark's SQLite database is made anew each run); results in bench/kpis/results/dashboard.md.
+BENCH_DASHBOARD_ARGS ?=
+
+.PHONY: bench-dashboard
+bench-dashboard: install
+	$(PY) bench/kpis/bench_dashboard.py $(BENCH_DASHBOARD_ARGS)
