@@ -85,7 +85,7 @@ class MetricRegistryView(TemplateView):
         products = DataProduct.objects.restrict(user, policy.VIEW).filter(kpis__isnull=False).distinct()
         owners = get_user_model().objects.filter(owned_kpis__in=visible).distinct().order_by("username")
         listed = list(page.object_list)
-        cards = cards_for(listed)  # two queries for the whole page
+        cards = cards_for(listed)  # three queries for the whole page
         query = request.GET.copy()
         query.pop("page", None)
         context.update(

@@ -415,6 +415,8 @@ class ChangedFieldGroup(FieldGroup):
 
 
 # KPIForm's folded "Series and alerts" group: how the series is broken down, refreshed and watched.
+# Those with a default may be left out of a submission.
+DEFAULTED_FIELDS = ("status", "schedule", "baseline_periods", "baseline_k")
 SERIES_FIELDS = [
     "dimensions",
     "status",
@@ -492,6 +494,15 @@ class KPIForm(PolicyFormMixin, forms.ModelForm):
             label="Dimensions",
             help_text="Columns of the output to break the KPI down by, comma-separated, e.g. region, channel.",
         )
+        # A form posted without the folded group (an older client, a script) keeps the model's defaults.
+        for name in DEFAULTED_FIELDS:
+            self.fields[name].required = False
+
+    def clean(self) -> dict:
+        for name in DEFAULTED_FIELDS:
+            if self.cleaned_data.get(name) in (None, ""):
+                self.cleaned_data[name] = KPI._meta.get_field(name).get_default()
+        return super().clean()
 
     def restrict_choices(self) -> None:
         self.fields["parent"].queryset = self.visible(KPI)

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -255,9 +255,10 @@ def card_view(kpi: KPI, user, *, spark_key: str = "", slug: str = "", card: seri
 
 
 # A stand-in for ``series.cards(kpis, user)``, which quality.series does not offer yet: ``series.card`` for
-# many KPIs in two queries (their total series and their latest runs), so a page of KPIs costs a constant
+# many KPIs in three queries (their total series, where their data begins and their latest runs), so a page of KPIs costs a constant
 # number of queries. Totals only: they are aggregates whoever sees the product sees, so no row filter
-# applies (see quality.series). It builds the same Card as ``series.card``; replace it once series has it.
+# applies (see quality.series). It builds the same Card as ``series.card`` (kept in step with it: the first
+# stored period, empty periods of averages skipped); replace it once series has it.
 
 
 def cards_for(many: list[KPI]) -> dict[int, series.Card]:
@@ -273,24 +274,46 @@ def cards_for(many: list[KPI]) -> dict[int, series.Card]:
     stored: dict[int, dict[date, KPIPoint]] = {}
     for point in KPIPoint.objects.filter(wanted, dimension="", member="", period_start__lte=today):
         stored.setdefault(point.kpi_id, {})[point.period_start] = point
+    # Before the first period the data holds there is no value, not a zero (as series.read).
+    firsts = (
+        KPIPoint.objects.filter(kpi__in=windows, dimension="")
+        .values("kpi", "grain")
+        .annotate(first=Min("period_start"))
+    )
+    first = {(row["kpi"], row["grain"]): row["first"] for row in firsts}
     newest = KPIRun.objects.filter(kpi=OuterRef("pk")).order_by("-started_at", "-id").values("pk")[:1]
     run_ids = KPI.objects.filter(pk__in=windows).annotate(run=Subquery(newest)).values("run")
     runs = {run.kpi_id: run for run in KPIRun.objects.filter(pk__in=run_ids)}
-    return {kpi.pk: card_of(kpi, *windows[kpi.pk], stored.get(kpi.pk, {}), runs.get(kpi.pk), today) for kpi in many}
+    return {
+        kpi.pk: card_of(
+            kpi,
+            *windows[kpi.pk],
+            stored.get(kpi.pk, {}),
+            first.get((kpi.pk, windows[kpi.pk][0])),
+            runs.get(kpi.pk),
+            today,
+        )
+        for kpi in many
+    }
 
 
-def card_of(kpi: KPI, grain: str, start: date, stored: dict, last_run: KPIRun | None, today: date) -> series.Card:
-    """What ``series.card`` makes of these stored points and this latest run."""
+def card_of(
+    kpi: KPI, grain: str, start: date, stored: dict, first: date | None, last_run: KPIRun | None, today: date
+) -> series.Card:
+    """What ``series.card`` makes of these stored points (the first stored period ``first``) and this latest run."""
     empty = 0.0 if kpi.aggregation in series.ZERO_WHEN_EMPTY else None
     values = []
     for period in series.periods_between(start, today, grain):
         point = stored.get(period)
         if point is None:
-            values.append(series.Value(period, empty, kpis.is_partial(period, grain, today)))
+            covered = first is not None and period >= first
+            values.append(series.Value(period, empty if covered else None, kpis.is_partial(period, grain, today)))
         else:
             values.append(series.Value(period, point.value, point.partial, point.rows))
     result = series.Card(kpi=kpi, grain=grain, trend=series.Series(kpi, grain, values=values), last_run=last_run)
     complete = [value for value in values if not value.partial]
+    if kpi.aggregation not in series.ZERO_WHEN_EMPTY:  # an average of nothing is no value: skip empty periods
+        complete = [value for value in complete if value.value is not None]
     in_progress = [value for value in values if value.partial]
     if in_progress:
         result.partial_period, result.partial_value = in_progress[-1].period_start, in_progress[-1].value
@@ -579,7 +602,7 @@ class KPITreeView(View):
 
 
 def decorate_kpi_panel(request: HttpRequest, product: DataProduct, nodes: list[KPINode]) -> dict:
-    """Each KPI node's current value, change and status, and the links to the KPI pages (two queries in all)."""
+    """Each KPI node's current value, change and status, and the links to the KPI pages (three queries in all)."""
     made = cards_for([node.kpi for node in nodes])
     for node in nodes:
         node.extra["card"] = card_view(node.kpi, request.user, slug=product.slug, card=made[node.kpi.pk])

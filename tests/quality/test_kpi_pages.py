@@ -25,9 +25,9 @@ from products import panels
 from products.choices import Aggregation, KPILevel, KPIStatus
 from products.forms import KPIForm
 from products.models import RowFilter
-from quality import kpi_tasks, kpis
+from quality import kpi_tasks, kpis, series
 from quality.models import KPIRun
-from quality.views_kpis import change_text, period_label, value_text
+from quality.views_kpis import cards_for, change_text, period_label, spark_start, value_text
 from tests import factories
 from tests.quality.conftest import add_schema
 
@@ -351,7 +351,7 @@ def test_the_product_page_shows_values_and_links(client, charlie, product, sales
     assert "+50 EUR (+25 %)" in html
 
 
-def test_the_kpi_values_add_two_queries_to_the_product_page_whatever_the_kpis(
+def test_the_kpi_values_add_three_queries_to_the_product_page_whatever_the_kpis(
     client, charlie, product, sales, monkeypatch
 ):
     tree_of(product, sales, count=8)
@@ -359,13 +359,13 @@ def test_the_kpi_values_add_two_queries_to_the_product_page_whatever_the_kpis(
     url = product.get_absolute_url()
     with_values = queries_of(client, url)
     monkeypatch.setattr(panels, "KPI_DECORATORS", [])
-    assert with_values - queries_of(client, url) == 2
+    assert with_values - queries_of(client, url) == 3
     assert with_values <= 45  # the demo's 8 KPIs: about 40 for the rest of the page
 
 
 def test_a_kpi_page_takes_bounded_queries(client, charlie, kpi, django_assert_max_num_queries):
     client.force_login(charlie)
-    with django_assert_max_num_queries(26):
+    with django_assert_max_num_queries(30):
         assert client.get(detail_url(kpi, dimension="region")).status_code == 200
 
 
@@ -486,6 +486,19 @@ def test_the_series_group_stays_folded_at_its_defaults(product, bob):
     group = form.field_groups()[-1]
     assert group.title == "Series and alerts" and not group.open
     assert "dimensions" not in [field.name for field in form.field_groups()[0].fields]
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.SUM, Aggregation.AVG, Aggregation.COUNT])
+def test_the_pages_cards_are_the_cards_of_quality_series(sales, charlie, aggregation, data_root, today):
+    """cards_for stands in for a batch of series.card: it must give the same card."""
+    kpi = computed(sales_kpi(sales, aggregation=aggregation, column="" if aggregation == "count" else "amount"))
+    uncomputed = sales_kpi(sales, name="Later")
+    made = cards_for([kpi, uncomputed])
+    for one in (kpi, uncomputed):
+        expected = series.card(one, charlie, start=spark_start(one))
+        got = made[one.pk]
+        assert vars(got) | {"trend": None} == vars(expected) | {"trend": None}
+        assert got.trend.values == expected.trend.values
 
 
 def test_a_kpi_run_row_is_kept_per_computation(kpi):
