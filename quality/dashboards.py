@@ -11,7 +11,6 @@ are cut to those they may see. A tile whose KPI has no such dimension stays whol
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -25,7 +24,6 @@ from utilities.charts import Series as ChartSeries
 from utilities.periods import next_period, period_start
 
 from . import kpis, series
-from .models import KPIRun
 
 LIVE_CACHE_SECONDS = 3600
 GRAIN_LABELS = {"day": "Day", "week": "Week", "month": "Month", "quarter": "Quarter", "year": "Year"}
@@ -117,13 +115,20 @@ def narrowing(dashboard: Dashboard, kpi: KPI, user, chosen: dict[str, list[str]]
 # --- Tiles -------------------------------------------------------------------------------------
 
 
-def latest_window(kpi: KPI, user) -> tuple[Window, str] | None:
-    """The KPI's latest complete period as a window, with its label; None before the first computation."""
+def latest_window(kpi: KPI, user) -> tuple[Window, str, Window | None] | None:
+    """The KPI's latest complete period as a window, its label, and the period before it (None when there is none);
+    None before the first computation."""
     card = series.card(kpi, user)
     if card.period is None:
         return None
-    end = next_period(card.period, card.grain) - timedelta(days=1)
-    return Window(card.period, end), period_label(card.period, card.grain)
+    before = None
+    if card.previous_period is not None:
+        before = Window(card.previous_period, card.period - timedelta(days=1))
+    return period_window(card.period, card.grain), period_label(card.period, card.grain), before
+
+
+def period_window(start: date, grain: str) -> Window:
+    return Window(start, next_period(start, grain) - timedelta(days=1))
 
 
 def period_label(start: date, grain: str) -> str:
@@ -144,16 +149,17 @@ def value_over(kpi: KPI, user, window: Window, narrow: Narrowing) -> float | Non
 
 def build_card(tile: Tile, spec: dict, key: str, user, window: Window, narrow: Narrowing) -> None:
     tile.notes += narrow.notes
+    before = window.before()
     if spec.get("window") == "latest":
         latest = latest_window(tile.kpi, user)
         if latest is None:
             tile.error = "Not computed yet."
             return
-        window, tile.period_label = latest
+        window, tile.period_label, before = latest
     else:
         tile.period_label = f"{window.start:%-d %b %Y} – {window.end:%-d %b %Y}"
     tile.value = value_over(tile.kpi, user, window, narrow)
-    tile.previous = value_over(tile.kpi, user, window.before(), narrow) if spec.get("window") != "latest" else None
+    tile.previous = value_over(tile.kpi, user, before, narrow) if before is not None else None
     if tile.value is not None and tile.previous:
         tile.change_percent = (tile.value - tile.previous) / abs(tile.previous) * 100
         tile.tone = series.change_tone(tile.kpi, tile.value - tile.previous)
@@ -178,7 +184,9 @@ def build_trend(tile: Tile, spec: dict, key: str, user, window: Window, narrow: 
         )
         for each in found
     ]
-    target = float(kpi.target) if kpi.target is not None and grain == (kpi.grain or "day") else None
+    # The target is the whole KPI's, per period of its own grain: not drawn on other grains or on chosen members.
+    whole = not narrow.dimension and grain == (kpi.grain or "day")
+    target = float(kpi.target) if kpi.target is not None and whole else None
     tile.chart = Chart(
         key, tile.title, "line", GRAIN_LABELS.get(grain, grain), axis_label(kpi), lines, unit=kpi.unit, target=target
     )
@@ -191,7 +199,7 @@ def build_breakdown(tile: Tile, spec: dict, key: str, user, window: Window, narr
         if latest is None:
             tile.error = "Not computed yet."
             return
-        window, tile.period_label = latest
+        window, tile.period_label, _ = latest
     values = breakdown_values(kpi, user, dimension, window, narrow)
     tile.notes += narrow.notes
     ordered = sorted(values.items(), key=lambda item: (item[1] is None, -(item[1] or 0), item[0]))
@@ -218,8 +226,7 @@ def breakdown_values(kpi: KPI, user, dimension: str, window: Window, narrow: Nar
             ),
         )  # fmt: skip
         return {member: value for member, value in values.items() if allowed is None or member in allowed}
-    names = members if members is not None else series.members_of(kpi, user, dimension)
-    return {member: series.window_value(kpi, user, window.start, window.end, dimension, [member]) for member in names}
+    return series.window_values_by_member(kpi, user, window.start, window.end, dimension, members)
 
 
 def build_distribution(tile: Tile, spec: dict, key: str, user, window: Window, narrow: Narrowing) -> None:
@@ -240,10 +247,10 @@ def build_distribution(tile: Tile, spec: dict, key: str, user, window: Window, n
 
 def live(kpi: KPI, what: str, window: Window, dimension: str, narrowed_by: str, members, compute):
     """A query where the data lives, cached until the KPI is computed again."""
-    last_run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").values_list("pk", flat=True).first()
     picked = ",".join(sorted(members)) if members is not None else "*"
-    text = f"{kpi.pk}:{last_run}:{what}:{window.start}:{window.end}:{dimension}:{narrowed_by}:{picked}"
-    key = "kpi-live:" + hashlib.sha256(text.encode()).hexdigest()  # members can be long; cache keys cannot
+    key = series.cache_key(
+        "kpi-live", kpi.pk, series.computed_stamp(kpi), what, window.start, window.end, dimension, narrowed_by, picked
+    )
     found = cache.get(key)
     if found is None:
         found = {"value": compute()}
