@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views import View
 
 from access import policy
+from access.masking import SENSITIVE_CLASSIFICATIONS
 from products.choices import Grain, KPIStatus, Status
 from products.models import KPI, DataProduct, Goal, Hypothesis
 from products.panels import KPINode, kpi_calculation, kpi_tree
@@ -255,10 +256,11 @@ def card_view(kpi: KPI, user, *, spark_key: str = "", slug: str = "", card: seri
 
 
 # A stand-in for ``series.cards(kpis, user)``, which quality.series does not offer yet: ``series.card`` for
-# many KPIs in three queries (their total series, where their data begins and their latest runs), so a page of KPIs costs a constant
-# number of queries. Totals only: they are aggregates whoever sees the product sees, so no row filter
-# applies (see quality.series). It builds the same Card as ``series.card`` (kept in step with it: the first
-# stored period, empty periods of averages skipped); replace it once series has it.
+# many KPIs in three queries (their total series, where their data begins, their latest runs), so a page of
+# KPIs costs a constant number of queries. Totals only: they are aggregates whoever sees the product sees, so
+# no row filter applies (see quality.series). It builds the same Card as ``series.card`` (kept in step with
+# it: no value before the data begins, empty periods of averages skipped; a test compares the two). Replace
+# it once series has it.
 
 
 def cards_for(many: list[KPI]) -> dict[int, series.Card]:
@@ -363,6 +365,20 @@ def visible_product(request: HttpRequest, slug: str) -> DataProduct:
     return policy.get_visible_or_404(queryset, request.user, slug=slug)
 
 
+def breakdown_dimensions(kpi: KPI, user) -> list[str]:
+    """The KPI's dimensions the user may break it down by: a personal (PII) column's members are its values,
+    so only for those who read the output in clear."""
+    dimensions = list(kpi.dimensions or [])
+    if not dimensions or kpi.output is None:
+        return dimensions
+    sensitive = {
+        column.name for column in kpi.output.columns.all() if column.classification in SENSITIVE_CLASSIFICATIONS
+    }
+    if not sensitive.intersection(dimensions) or policy.read_level(user, kpi.output) == policy.UNMASKED:
+        return dimensions
+    return [name for name in dimensions if name not in sensitive]
+
+
 def may_read_output(user, kpi: KPI) -> bool:
     """Whether the member links may lead to the output's rows (delivery decides again on the read)."""
     output = kpi.output
@@ -380,7 +396,7 @@ class RangeForm(forms.Form):
     grain = forms.ChoiceField(required=False)
     dimension = forms.ChoiceField(required=False)
 
-    def __init__(self, data, *, kpi: KPI) -> None:
+    def __init__(self, data, *, kpi: KPI, dimensions: list[str]) -> None:
         super().__init__(data)
         self.kpi = kpi
         # "from" is a Python keyword: the date fields are added by name.
@@ -390,7 +406,7 @@ class RangeForm(forms.Form):
             **self.fields,
         }
         self.fields["grain"].choices = [(grain, Grain(grain).label) for grain in kpis.stored_grains(kpi)]
-        self.fields["dimension"].choices = [("", "No breakdown"), *((name, name) for name in kpi.dimensions or [])]
+        self.fields["dimension"].choices = [("", "No breakdown"), *((name, name) for name in dimensions)]
 
     def clean(self) -> dict:
         data = super().clean()
@@ -434,7 +450,7 @@ class KPIDetailView(View):
     def get(self, request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         kpi = visible_kpi(request, slug, pk)
         user = request.user
-        form = RangeForm(request.GET or None, kpi=kpi)
+        form = RangeForm(request.GET or None, kpi=kpi, dimensions=breakdown_dimensions(kpi, user))
         if form.is_bound:
             form.is_valid()
         grain, start, end, dimension = form.choice()

@@ -140,3 +140,11 @@ def test_the_tree_shows_a_card_per_kpi(browser, live_server, data_root, artifact
     assert len(cards) == 4
     assert "counter-metrics" in cards[0].text.lower() and "Discount rate" in cards[0].text
     browser.save_screenshot(str(artifacts / "kpi_tree.png"))
+
+    browser.get(f"{live_server.url}/products/{product.slug}/#kpis")
+    panel = browser.find_element(By.ID, "kpis")
+    assert len(panel.find_elements(By.CSS_SELECTOR, "[data-kpi-now]")) == 4
+    panel.screenshot(str(artifacts / "kpi_panel.png"))
+    browser.get(f"{live_server.url}/metrics/?product={product.slug}")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-metric]")) == 4
+    browser.save_screenshot(str(artifacts / "metrics.png"))

@@ -58,6 +58,7 @@ def sales(product, data_root, today):
         (today, "North", 40.0),
     ]
     frame = pd.DataFrame(rows, columns=["day", "region", "amount"])
+    frame["email"] = [f"person{index}@example.com" for index in range(len(rows))]  # declared by one test only
     frame.to_parquet(data_root / "sales" / "sales.parquet")
     return output
 
@@ -253,6 +254,15 @@ def test_a_row_filtered_viewer_sees_only_their_members_and_no_drill_down(client,
     assert '<th scope="row">North</th>' in html
     assert "South" not in html
     assert "data-drill-down" not in html  # charlie may see the product, not read its output
+
+
+def test_a_personal_dimension_is_broken_down_only_for_readers_in_clear(client, charlie, alice, sales):
+    email = factories.OutputColumnFactory(output=sales, name="email", data_type="string", classification="pii")
+    kpi = computed(sales_kpi(sales, dimensions=["region", email.name]))
+    html = page(client, charlie, detail_url(kpi, dimension="email"))
+    assert "Dimension: Select a valid choice." in html
+    assert '<option value="email"' not in html
+    assert '<option value="email"' in page(client, alice, detail_url(kpi))  # the owner reads in clear
 
 
 # --- Compute now ------------------------------------------------------------------------------
