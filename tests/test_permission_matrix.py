@@ -511,6 +511,10 @@ ROUTES: dict[str, Route] = {
     # Open standards: anyone who sees the product reads them as YAML.
     "product-odps": Route("api view", api_url("product-odps", "product.slug")),
     "output-contract": Route("api view", api_url("output-contract", "output.pk")),
+    # KPI series are aggregates: whoever sees the product reads them; computing needs change permission
+    # (the matrix's KPI has no calculation, so a steward's request is refused as invalid).
+    "kpi-series": Route("api view", api_url("kpi-series", "kpi.pk")),
+    "kpi-compute": Route("api action invalid", api_url("kpi-compute", "kpi.pk"), "post", {}),
     "check-run": Route("api start", api_url("check-run", "check.pk"), "post", {}),
     "incident-acknowledge": Route("api change", api_url("incident-acknowledge", "incident.pk"), "post", {}),
     "incident-resolve": Route("api action invalid", api_url("incident-resolve", "incident.pk"), "post", {}),
