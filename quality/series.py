@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.core.cache import cache
-from django.db.models import Min
+from django.db.models import Min, OuterRef, Q, Subquery
 
 from products.choices import Aggregation, Direction, Grain
 from products.delivery import row_scope
@@ -126,23 +126,29 @@ def read(
         by_member.setdefault(point.member, {})[point.period_start] = point
     if not dimension:
         by_member.setdefault("", {})
-    periods = periods_between(start, end, grain)
-    empty = 0.0 if kpi.aggregation in ZERO_WHEN_EMPTY else None
-    # Before the first period the data holds there is no value at all, not a zero.
     first = KPIPoint.objects.filter(kpi=kpi, grain=grain, dimension="").aggregate(first=Min("period_start"))["first"]
     today = kpis.local_today()
-    series = []
-    for member, stored in by_member.items():
-        values = []
-        for period in periods:
-            point = stored.get(period)
-            if point is None:
-                covered = first is not None and period >= first
-                values.append(Value(period, empty if covered else None, kpis.is_partial(period, grain, today)))
-            else:
-                values.append(Value(period, point.value, point.partial, point.rows))
-        series.append(Series(kpi, grain, dimension, member, values))
-    return series
+    return [
+        Series(kpi, grain, dimension, member, values_of(kpi, grain, start, end, stored, first, today))
+        for member, stored in by_member.items()
+    ]
+
+
+def values_of(
+    kpi: KPI, grain: str, start: date, end: date, stored: dict[date, KPIPoint], first: date | None, today: date
+) -> list[Value]:
+    """Every period from ``start`` to ``end``: its stored point, or an empty period — 0 for counts and sums, no value
+    for the others — and no value at all before ``first``, the first period the data holds."""
+    empty = 0.0 if kpi.aggregation in ZERO_WHEN_EMPTY else None
+    values = []
+    for period in periods_between(start, end, grain):
+        point = stored.get(period)
+        if point is None:
+            covered = first is not None and period >= first
+            values.append(Value(period, empty if covered else None, kpis.is_partial(period, grain, today)))
+        else:
+            values.append(Value(period, point.value, point.partial, point.rows))
+    return values
 
 
 def members_of(kpi: KPI, user, dimension: str) -> list[str]:
@@ -211,8 +217,53 @@ def target_status(share: float | None) -> str:
 def card(kpi: KPI, user, grain: str | None = None, start: date | None = None, end: date | None = None) -> Card:
     grain = grain_of(kpi, grain)
     (series,) = read(kpi, user, grain=grain, start=start, end=end)
-    result = Card(kpi=kpi, grain=grain, trend=series)
-    result.last_run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first()
+    return card_from(kpi, series, KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first())
+
+
+def cards(many: list[KPI], periods: int) -> dict[int, Card]:
+    """``card`` of each KPI over its grain's last ``periods`` periods up to today, by KPI id, in three queries.
+
+    The totals only: cards show no breakdown, so no reader's row filter applies.
+    """
+    if not many:
+        return {}
+    today = kpis.local_today()
+    windows = {kpi.pk: window_of(grain_of(kpi), today, periods) for kpi in many}
+    wanted = Q()
+    for kpi in many:
+        grain, start = windows[kpi.pk]
+        wanted |= Q(kpi=kpi.pk, grain=grain, period_start__gte=start)
+    stored: dict[int, dict[date, KPIPoint]] = {}
+    for point in KPIPoint.objects.filter(wanted, dimension="", member="", period_start__lte=today):
+        stored.setdefault(point.kpi_id, {})[point.period_start] = point
+    firsts = (
+        KPIPoint.objects.filter(kpi__in=windows, dimension="")
+        .values("kpi", "grain")
+        .annotate(first=Min("period_start"))
+    )
+    first = {(row["kpi"], row["grain"]): row["first"] for row in firsts}
+    newest = KPIRun.objects.filter(kpi=OuterRef("pk")).order_by("-started_at", "-id").values("pk")[:1]
+    runs = {run.kpi_id: run for run in KPIRun.objects.filter(pk__in=KPI.objects.filter(pk__in=windows).values(
+        run=Subquery(newest)
+    ))}  # fmt: skip
+    result = {}
+    for kpi in many:
+        grain, start = windows[kpi.pk]
+        values = values_of(kpi, grain, start, today, stored.get(kpi.pk, {}), first.get((kpi.pk, grain)), today)
+        result[kpi.pk] = card_from(kpi, Series(kpi, grain, values=values), runs.get(kpi.pk))
+    return result
+
+
+def window_of(grain: str, today: date, periods: int) -> tuple[str, date]:
+    start = period_start(today, grain)
+    for _ in range(periods - 1):
+        start = previous_period(start, grain)
+    return grain, start
+
+
+def card_from(kpi: KPI, series: Series, last_run: KPIRun | None) -> Card:
+    """The card of a total series: its latest complete period against the one before, and against the target."""
+    result = Card(kpi=kpi, grain=series.grain, trend=series, last_run=last_run)
     complete = [value for value in series.values if not value.partial]
     if kpi.aggregation not in ZERO_WHEN_EMPTY:
         # An average of nothing is no value: the latest period with data is current (a snapshot scored days ago).
@@ -220,7 +271,7 @@ def card(kpi: KPI, user, grain: str | None = None, start: date | None = None, en
     in_progress = [value for value in series.values if value.partial]
     if in_progress:
         result.partial_period, result.partial_value = in_progress[-1].period_start, in_progress[-1].value
-    if not complete or result.last_run is None:
+    if not complete or last_run is None:
         return result
     latest = complete[-1]
     result.period, result.value = latest.period_start, latest.value

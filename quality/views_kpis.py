@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -30,7 +30,7 @@ from utilities.periods import period_start, previous_period
 
 from . import kpi_tasks, kpis, series
 from .choices import ACTIVE_INCIDENT_STATUSES, KPIRunStatus
-from .models import Incident, KPIPoint, KPIRun
+from .models import Incident, KPIRun
 
 SPARK_PERIODS = 12  # how far back a card's sparkline looks, in the KPI's own periods
 MAX_PERIODS = 1000  # a trend longer than this is refused (a day grain over decades)
@@ -255,84 +255,9 @@ def card_view(kpi: KPI, user, *, spark_key: str = "", slug: str = "", card: seri
     return CardView(kpi=kpi, card=card, url=kpi_url(kpi, slug), spark=spark)
 
 
-# A stand-in for ``series.cards(kpis, user)``, which quality.series does not offer yet: ``series.card`` for
-# many KPIs in three queries (their total series, where their data begins, their latest runs), so a page of
-# KPIs costs a constant number of queries. Totals only: they are aggregates whoever sees the product sees, so
-# no row filter applies (see quality.series). It builds the same Card as ``series.card`` (kept in step with
-# it: no value before the data begins, empty periods of averages skipped; a test compares the two). Replace
-# it once series has it.
-
-
 def cards_for(many: list[KPI]) -> dict[int, series.Card]:
-    """``series.card`` of each KPI over its last ``SPARK_PERIODS`` periods, by KPI id."""
-    if not many:
-        return {}
-    today = kpis.local_today()
-    windows = {kpi.pk: (series.grain_of(kpi), spark_start(kpi)) for kpi in many}
-    wanted = Q()
-    for kpi in many:
-        grain, start = windows[kpi.pk]
-        wanted |= Q(kpi=kpi.pk, grain=grain, period_start__gte=start)
-    stored: dict[int, dict[date, KPIPoint]] = {}
-    for point in KPIPoint.objects.filter(wanted, dimension="", member="", period_start__lte=today):
-        stored.setdefault(point.kpi_id, {})[point.period_start] = point
-    # Before the first period the data holds there is no value, not a zero (as series.read).
-    firsts = (
-        KPIPoint.objects.filter(kpi__in=windows, dimension="")
-        .values("kpi", "grain")
-        .annotate(first=Min("period_start"))
-    )
-    first = {(row["kpi"], row["grain"]): row["first"] for row in firsts}
-    newest = KPIRun.objects.filter(kpi=OuterRef("pk")).order_by("-started_at", "-id").values("pk")[:1]
-    run_ids = KPI.objects.filter(pk__in=windows).annotate(run=Subquery(newest)).values("run")
-    runs = {run.kpi_id: run for run in KPIRun.objects.filter(pk__in=run_ids)}
-    return {
-        kpi.pk: card_of(
-            kpi,
-            *windows[kpi.pk],
-            stored.get(kpi.pk, {}),
-            first.get((kpi.pk, windows[kpi.pk][0])),
-            runs.get(kpi.pk),
-            today,
-        )
-        for kpi in many
-    }
-
-
-def card_of(
-    kpi: KPI, grain: str, start: date, stored: dict, first: date | None, last_run: KPIRun | None, today: date
-) -> series.Card:
-    """What ``series.card`` makes of these stored points (the first stored period ``first``) and this latest run."""
-    empty = 0.0 if kpi.aggregation in series.ZERO_WHEN_EMPTY else None
-    values = []
-    for period in series.periods_between(start, today, grain):
-        point = stored.get(period)
-        if point is None:
-            covered = first is not None and period >= first
-            values.append(series.Value(period, empty if covered else None, kpis.is_partial(period, grain, today)))
-        else:
-            values.append(series.Value(period, point.value, point.partial, point.rows))
-    result = series.Card(kpi=kpi, grain=grain, trend=series.Series(kpi, grain, values=values), last_run=last_run)
-    complete = [value for value in values if not value.partial]
-    if kpi.aggregation not in series.ZERO_WHEN_EMPTY:  # an average of nothing is no value: skip empty periods
-        complete = [value for value in complete if value.value is not None]
-    in_progress = [value for value in values if value.partial]
-    if in_progress:
-        result.partial_period, result.partial_value = in_progress[-1].period_start, in_progress[-1].value
-    if not complete or last_run is None:
-        return result
-    latest = complete[-1]
-    result.period, result.value = latest.period_start, latest.value
-    if len(complete) > 1:
-        before = complete[-2]
-        result.previous_period, result.previous = before.period_start, before.value
-        if latest.value is not None and before.value is not None:
-            result.change = latest.value - before.value
-            result.change_percent = result.change / abs(before.value) * 100 if before.value else None
-    result.tone = series.change_tone(kpi, result.change)
-    result.attainment = series.attainment(kpi, result.value)
-    result.status = series.target_status(result.attainment)
-    return result
+    """``series.card`` of each KPI over its last ``SPARK_PERIODS`` periods, by KPI id, in three queries."""
+    return series.cards(many, SPARK_PERIODS)
 
 
 def counter_cards(kpi: KPI, user, known: dict[int, CardView] | None = None) -> list[CardView]:
