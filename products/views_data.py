@@ -52,7 +52,8 @@ class PreviewView(OutputView):
         template = "products/_preview.html" if request.GET.get("fragment") else "products/output_preview.html"
         context = {"product": self.product, "output": self.output}
         try:
-            read_plan = delivery.plan(request.user, self.output)
+            # ``?filter=column:value`` (repeatable, ANDed) narrows the rows: a KPI breakdown's drill-down.
+            read_plan = delivery.plan(request.user, self.output, filters=request.GET.getlist("filter") or None)
             stream = delivery.RowStream(read_plan, delivery.PREVIEW, limit=delivery.PREVIEW_ROWS)
             rows = [row for batch in stream for row in delivery.rows_as_dicts(batch)]
         except PermissionDenied as exc:

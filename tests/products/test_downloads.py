@@ -174,3 +174,31 @@ def test_the_product_page_never_opens_a_source(client, alice, product, monkeypat
     monkeypatch.setattr(delivery, "open_source", refuse)
     client.force_login(alice)
     assert client.get(product.get_absolute_url()).status_code == 200
+
+
+class TestFilteredPreview:
+    """``?filter=column:value`` narrows the preview: the drill-down of a KPI breakdown."""
+
+    def test_only_the_chosen_rows(self, client, alice, sales):
+        client.force_login(alice)
+        everything = client.get(url(sales, "output-preview")).content.decode()
+        page = client.get(url(sales, "output-preview"), {"filter": "region:South"}).content.decode()
+        assert ">North<" in everything and "Rows where" not in everything
+        assert "Rows where" in page and ">South<" in page
+        assert page.count("<tr") - 1 == 3  # the header row, then South's three orders
+        assert ">North<" not in page
+
+    def test_a_bad_filter_is_refused_naming_it(self, client, alice, sales):
+        client.force_login(alice)
+        response = client.get(url(sales, "output-preview"), {"filter": "colour:red"})
+        assert response.status_code == 400
+        assert "colour" in response.content.decode()
+
+    def test_a_filter_never_widens_a_row_filter(self, client, charlie, sales):
+        group = Group.objects.create(name="North readers")
+        charlie.groups.add(group)
+        assign_perm("read_output", charlie, sales)
+        RowFilter.objects.create(output=sales, group=group, column="region", values=["North"])
+        client.force_login(charlie)
+        page = client.get(url(sales, "output-preview"), {"filter": "region:South"}).content.decode()
+        assert ">South<" not in page and ">North<" not in page
