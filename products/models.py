@@ -866,6 +866,13 @@ class KPI(ProductPart):
         unknown = [name for name in dimensions if known and name not in known]
         if unknown:
             raise ValidationError({"dimensions": f"The output {self.output.name} has no column {unknown[0]!r}."})
+        # A breakdown's members are shown to whoever sees the product: never the values of a personal column.
+        personal = {column.name for column in self.output.columns.all() if column.classification == choices.Classification.PII}
+        named = [name for name in dimensions if name in personal]
+        if named:
+            raise ValidationError(
+                {"dimensions": f"{named[0]!r} holds personal data: a breakdown would show its values to every viewer."}
+            )
 
     def _check_alert(self) -> None:
         if self.alert_rule == choices.AlertRule.STATIC and self.alert_min is None and self.alert_max is None:

@@ -246,6 +246,7 @@ def test_a_filter_value_is_bound_never_pasted_into_the_sql(parquet_events):
         ({"dimensions": ["colour"]}, "dimensions", "no column 'colour'"),
         ({"dimensions": "region"}, "dimensions", "list of column names"),
         ({"dimensions": ["region", "region"]}, "dimensions", "twice"),
+        ({"dimensions": ["user_id"]}, "dimensions", "personal data"),
         ({"schedule": "every hour"}, "schedule", "5 fields"),
         ({"alert_rule": "static"}, "alert_min", "lower bound"),
         ({"alert_rule": "static", "alert_min": 5, "alert_max": 1}, "alert_max", "below the lower"),
@@ -254,6 +255,7 @@ def test_a_filter_value_is_bound_never_pasted_into_the_sql(parquet_events):
 def test_bad_kpi_settings_are_refused_naming_the_field(parquet_events, fields, field, message):
     from django.core.exceptions import ValidationError
 
+    parquet_events.columns.filter(name="user_id").update(classification="pii")
     kpi = factories.KPIFactory.build(
         product=parquet_events.product, output=parquet_events, aggregation="count", time_column="ts", **fields
     )
