@@ -867,7 +867,8 @@ class KPI(ProductPart):
         if unknown:
             raise ValidationError({"dimensions": f"The output {self.output.name} has no column {unknown[0]!r}."})
         # A breakdown's members are shown to whoever sees the product: never the values of a personal column.
-        personal = {column.name for column in self.output.columns.all() if column.classification == choices.Classification.PII}
+        columns = self.output.columns.all()
+        personal = {column.name for column in columns if column.classification == choices.Classification.PII}
         named = [name for name in dimensions if name in personal]
         if named:
             raise ValidationError(
