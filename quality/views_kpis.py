@@ -227,6 +227,7 @@ def sparkline(kpi: KPI, card: series.Card, key: str) -> Chart | None:
         unit=kpi.unit,
         x_type=x_type(trend.grain),
         series=[chart_series(kpi.name, trend.values, trend.grain)],
+        compact=True,
     )
 
 

@@ -55,6 +55,8 @@ class Chart:
     target: float | None = None
     x_type: XType = "date"
     filename: str = ""
+    # A sparkline: no axes nor margins, the value axis fitted to the values rather than starting at zero.
+    compact: bool = False
 
     def __post_init__(self) -> None:
         if not KEY.fullmatch(self.key):
@@ -78,6 +80,7 @@ class Chart:
             "target": json_number(self.target),
             "x_type": self.x_type,
             "filename": self.filename,
+            "compact": self.compact,
             "series": [
                 {
                     "name": series.name,

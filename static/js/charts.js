@@ -182,13 +182,20 @@
       separatethousands: true,
     });
     if (horizontal) category.autorange = "reversed"; // first category at the top, as in the table
+    if (spec.compact) {
+      // A sparkline shows the shape of the series: fitted to its values, no axes, no margins.
+      category = { visible: false, fixedrange: true, type: categoryType };
+      value = { visible: false, fixedrange: true, rangemode: "normal" };
+    }
     var decor = targetDecor(spec);
     return {
       autosize: true,
       font: { family: font, size: 12.5, color: INK },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
-      margin: { t: spec.series.length > 1 || decor.shapes.length ? 28 : 12, r: 12, b: 8, l: 8 },
+      margin: spec.compact
+        ? { t: 4, r: 6, b: 4, l: 6 }
+        : { t: spec.series.length > 1 || decor.shapes.length ? 28 : 12, r: 12, b: 8, l: 8 },
       showlegend: spec.series.length > 1,
       legend: { orientation: "h", x: 0, y: 1, xanchor: "left", yanchor: "bottom", font: { size: 12 } },
       hovermode: spec.kind === "line" ? "x unified" : "closest",
