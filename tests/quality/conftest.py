@@ -127,3 +127,12 @@ def known_output(request, product, data_root, now):
         )  # fmt: skip
     add_schema(output)
     return output
+
+
+@pytest.fixture
+def events(product, data_root, settings, request):
+    """The eight known events of ``tests.quality.kpi_data`` as a Parquet output of ``product``, KPIs in Berlin time."""
+    from tests.quality.kpi_data import BERLIN, write_output
+
+    settings.LODESTAR_KPI_TIME_ZONE = BERLIN
+    return write_output("parquet", product, data_root, request)

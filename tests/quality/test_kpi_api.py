@@ -15,12 +15,6 @@ from tests.quality.kpi_data import BERLIN, make_kpi, write_output
 
 
 @pytest.fixture
-def events(product, data_root, settings, request):
-    settings.LODESTAR_KPI_TIME_ZONE = BERLIN
-    return write_output("parquet", product, data_root, request)
-
-
-@pytest.fixture
 def revenue(events):
     kpi = make_kpi(events, aggregation="sum", column="amount", grain="month", dimensions=["region"])
     kpis.compute(kpi)

@@ -9,13 +9,7 @@ import pytest
 from products.models import Dashboard
 from quality import dashboards, kpi_tasks, kpis
 from tests import factories
-from tests.quality.kpi_data import BERLIN, make_kpi, write_output
-
-
-@pytest.fixture
-def events(product, data_root, settings, request):
-    settings.LODESTAR_KPI_TIME_ZONE = BERLIN
-    return write_output("parquet", product, data_root, request)
+from tests.quality.kpi_data import make_kpi
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from django.contrib.auth.models import Group
 from products.models import RowFilter
 from quality import kpis, series
 from tests import factories
-from tests.quality.kpi_data import BERLIN, make_kpi, write_output
+from tests.quality.kpi_data import make_kpi
 
 JANUARY = {"start": date(2024, 1, 1), "end": date(2024, 1, 31)}
-
-
-@pytest.fixture
-def events(product, data_root, settings, request):
-    settings.LODESTAR_KPI_TIME_ZONE = BERLIN
-    return write_output("parquet", product, data_root, request)
 
 
 @pytest.fixture
