@@ -926,7 +926,9 @@ class SLO(ProductPart):
 # --- How it is shown: dashboards ---------------------------------------------------------------
 
 TILE_KINDS = ("card", "trend", "breakdown", "distribution")
-TILE_KEYS = {"show", "kpi", "title", "grain", "dimension", "column", "window"}
+# A tile's keys, in the order the spec writes them (PostgreSQL's jsonb keeps no order of its own).
+TILE_KEY_ORDER = ("show", "kpi", "title", "grain", "dimension", "column", "window")
+TILE_KEYS = set(TILE_KEY_ORDER)
 TILE_WINDOWS = ("range", "latest")
 MAX_TILES = 24
 

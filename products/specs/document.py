@@ -17,7 +17,7 @@ from django.db.models import Prefetch, QuerySet
 from quality.models import Check
 from utilities.batches import batched
 
-from ..models import KPI, DataProduct, Output, ProductInput, RowFilter
+from ..models import KPI, TILE_KEY_ORDER, DataProduct, Output, ProductInput, RowFilter
 from . import API_VERSION, KIND
 from . import fields as f
 
@@ -109,7 +109,7 @@ def spec(product: DataProduct) -> dict:
         outputs=by_key([output(item) for item in product.outputs.all()]),
         kpis=by_key([kpi(item) for item in product.kpis.all()]),
         slos=by_key([slo(item) for item in product.slos.all()]),
-        dashboards=[f.plain_values(f.DASHBOARD, item) for item in product.dashboards.all()],
+        dashboards=[dashboard(item) for item in product.dashboards.all()],
     )
 
 
@@ -178,6 +178,21 @@ def kpi(item: KPI) -> dict:
     if item.owner_id:
         refs["owner"] = item.owner.get_username()
     return head | values | refs
+
+
+def dashboard(item) -> dict:
+    values = f.plain_values(f.DASHBOARD, item)
+    if isinstance(values.get("tiles"), list):
+        values["tiles"] = [in_key_order(tile) for tile in values["tiles"]]
+    return values
+
+
+def in_key_order(tile) -> dict:
+    """A tile's keys in the spec's order, whatever order the database gave them back in."""
+    if not isinstance(tile, dict):
+        return tile
+    known = {key: tile[key] for key in TILE_KEY_ORDER if key in tile}
+    return known | {key: value for key, value in tile.items() if key not in known}
 
 
 def slo(item) -> dict:
