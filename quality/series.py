@@ -17,6 +17,9 @@ KPI is computed again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -67,8 +70,32 @@ def grain_of(kpi: KPI, grain: str | None = None) -> str:
 # --- Rights on breakdowns --------------------------------------------------------------------
 
 
+# Inside ``remembered_rights()`` (one page's work), each reader's rights on an output's dimension are read once.
+_remembered: ContextVar[dict | None] = ContextVar("kpi_rights", default=None)
+
+
+@contextmanager
+def remembered_rights() -> Iterator[None]:
+    """Remember ``allowed_members`` answers until the block ends: a dashboard asks the same ones for every tile."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def allowed_members(user, kpi: KPI, dimension: str) -> set[str] | None:
     """The members of ``dimension`` the viewer may see; None for all of them."""
+    memo = _remembered.get()
+    if memo is None:
+        return read_allowed_members(user, kpi, dimension)
+    key = (user.pk, kpi.output_id, dimension)
+    if key not in memo:
+        memo[key] = read_allowed_members(user, kpi, dimension)
+    return memo[key]
+
+
+def read_allowed_members(user, kpi: KPI, dimension: str) -> set[str] | None:
     output = kpi.output
     if output is None or not dimension:
         return None

@@ -211,12 +211,15 @@ class DashboardDetailView(View):
     def get(self, request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         dashboard = visible_dashboard(request, slug, pk)
         user = request.user
-        members = filter_members(dashboard, user)
-        form = DashboardFilterForm(request.GET or None, default=dashboards.default_window(dashboard), members=members)
-        if form.is_bound:
-            form.is_valid()
-        window, chosen = form.window(), form.chosen()
-        cards, charts = tile_views(dashboard.tiles, dashboards.build(dashboard, user, window, chosen), chosen)
+        with series.remembered_rights():  # the reader's rights on each dimension, read once for the whole page
+            members = filter_members(dashboard, user)
+            form = DashboardFilterForm(
+                request.GET or None, default=dashboards.default_window(dashboard), members=members
+            )
+            if form.is_bound:
+                form.is_valid()
+            window, chosen = form.window(), form.chosen()
+            cards, charts = tile_views(dashboard.tiles, dashboards.build(dashboard, user, window, chosen), chosen)
         context = {
             "product": dashboard.product,
             "dashboard": dashboard,

@@ -151,3 +151,18 @@ def test_a_card_before_any_computation_has_no_value(events, charlie):
 def test_periods_before_the_data_begins_have_no_value_rather_than_zero(revenue, charlie):
     (total,) = series.read(revenue, charlie, grain="month", start=date(2023, 11, 1), end=date(2024, 4, 30))
     assert [value.value for value in total.values] == [None, None, 45.0, 40.0, 100.0, 0.0]
+
+
+def test_one_page_reads_a_readers_rights_once(revenue, north_reader):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as once:
+        assert series.allowed_members(north_reader, revenue, "region") == {"North"}
+    with series.remembered_rights(), CaptureQueriesContext(connection) as twice:
+        for _ in range(2):
+            assert series.allowed_members(north_reader, revenue, "region") == {"North"}
+    assert len(twice) == len(once) > 0
+    # Outside the block nothing is remembered: a rule changed since is seen at once.
+    RowFilter.objects.filter(output=revenue.output).update(values=["South"])
+    assert series.allowed_members(north_reader, revenue, "region") == {"South"}
