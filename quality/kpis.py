@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ from products.kpi_filters import parse as parse_filter
 from products.kpi_filters import to_sql as filter_sql
 from products.models import KPI
 from products.sources import READ_ERRORS, Source, error_message, open_source
-from utilities.periods import next_period, period_start, periods_between  # noqa: F401 (re-exported for series)
+from utilities.periods import next_period
 
 from .choices import KPIRunStatus
 from .models import KPIPoint, KPIRun
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 BASE_GRAINS = (Grain.DAY, Grain.WEEK, Grain.MONTH)
 UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"}
-GRAIN_ORDER = (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER, Grain.YEAR)
 # A breakdown by a column of thousands of values is a drill-down, not a chart: refuse it rather than
 # store millions of points.
 MAX_RESULT_ROWS = 200_000
@@ -122,7 +122,9 @@ class Query:
 
     # The inner SELECT: one row per data row, with its periods, its dimension values and the measured columns.
 
-    def inner(self, extra: tuple[str, ...] = ()) -> str:
+    def inner(self, extra: tuple[str, ...] = (), where: tuple[str, ...] = ()) -> str:
+        """The KPI's rows (``row_conditions``, and ``where``) with their periods, dimension values and measured
+        columns, and the ``extra`` expressions."""
         quote = self.source.quote
         time_column = quote(self.kpi.time_column)
         selected = [f"{self.period_expr(time_column, grain)} AS {quote('g_' + grain)}" for grain in self.grains]
@@ -134,11 +136,14 @@ class Query:
         if self.kpi.aggregation == Aggregation.RATIO and self.kpi.denominator_column:
             selected.append(f"{quote(self.kpi.denominator_column)} AS {quote('v2')}")
         selected += extra
-        conditions = [f"{time_column} IS NOT NULL"]
-        row_filter = filter_sql(parse_filter(self.kpi.filter), quote, self.source.bind)
-        if row_filter:
-            conditions.append(row_filter)
+        conditions = [*self.row_conditions(), *where]
         return f"SELECT {', '.join(selected)} FROM {self.source.relation} WHERE {' AND '.join(conditions)}"
+
+    def row_conditions(self) -> list[str]:
+        """The rows the KPI counts: a time value, and its filter (columns quoted, values bound)."""
+        conditions = [f"{self.source.quote(self.kpi.time_column)} IS NOT NULL"]
+        row_filter = filter_sql(parse_filter(self.kpi.filter), self.source.quote, self.source.bind)
+        return conditions + [row_filter] if row_filter else conditions
 
     def period_expr(self, column: str, grain: str) -> str:
         dialect = self.source.dialect
@@ -204,11 +209,6 @@ class Query:
             return f"CAST({aggregation.upper()}({value}) AS {self.float_type})"
         raise KPIError(f"A ratio's denominator is count, count_distinct, sum, avg, min or max, not {aggregation!r}.")
 
-    def grouping_sets(self) -> list[tuple[str, str | None]]:
-        """(grain, dimension column alias or None) for the total and each dimension, at every grain."""
-        dimensions = [None, *(f"x{index}" for index in range(len(self.dimensions)))]
-        return [(grain, dimension) for dimension in dimensions for grain in self.grains]
-
     def sql(self) -> str:
         """One block per breakdown (the total first), each grouping its rows by every grain at once.
 
@@ -240,32 +240,32 @@ class Query:
             )
         return " UNION ALL ".join(blocks)
 
-    def window_conditions(self, start: date, end: date, dimension: str, members: list[str] | None) -> str:
+    def window_conditions(self, start: date, end: date, dimension: str, members: list[str] | None) -> list[str]:
         """The rows of the days from ``start`` up to (not including) ``end``, of some members of a dimension or all."""
         day = self.period_expr(self.source.quote(self.kpi.time_column), Grain.DAY)
         bound = (lambda value: value.isoformat()) if self.source.dialect == "sqlite" else (lambda value: value)
         conditions = [f"{day} >= {self.source.bind(bound(start))}", f"{day} < {self.source.bind(bound(end))}"]
         if dimension and members is not None:
             conditions.append(self.source.text_in(dimension, members) if members else "1 = 0")
-        return " AND ".join(conditions)
+        return conditions
 
     def window_sql(self, start: date, end: date, dimension: str, members: list[str] | None, by: str = "") -> str:
         """The measures over a window; with ``by``, one row per value of that column (as text, "member")."""
-        where = self.window_conditions(start, end, dimension, members)
+        where = tuple(self.window_conditions(start, end, dimension, members))
         measures = ", ".join(f"{expr} AS {name}" for name, expr in self.measures().items())
         if not by:
-            return f"SELECT {measures} FROM ({self.inner()} AND {where}) inner_rows"
-        inner = self.inner((f"{self.source.as_text(self.source.quote(by))} AS member",))
-        return f"SELECT member, {measures} FROM ({inner} AND {where}) inner_rows GROUP BY member"
+            return f"SELECT {measures} FROM ({self.inner(where=where)}) inner_rows"
+        inner = self.inner((f"{self.source.as_text(self.source.quote(by))} AS member",), where)
+        return f"SELECT member, {measures} FROM ({inner}) inner_rows GROUP BY member"
 
     def distribution_sql(self, column: str, start: date, end: date, dimension: str, members: list[str] | None) -> str:
         """How many rows hold each value of ``column`` in the window (the KPI's filter applies)."""
         quote = self.source.quote
-        where = self.window_conditions(start, end, dimension, members)
-        conditions = [f"{quote(self.kpi.time_column)} IS NOT NULL", f"{quote(column)} IS NOT NULL", where]
-        row_filter = filter_sql(parse_filter(self.kpi.filter), quote, self.source.bind)
-        if row_filter:
-            conditions.append(row_filter)
+        conditions = [
+            *self.row_conditions(),
+            f"{quote(column)} IS NOT NULL",
+            *self.window_conditions(start, end, dimension, members),
+        ]
         return (
             f"SELECT {quote(column)} AS value, COUNT(*) AS n FROM {self.source.relation} "
             f"WHERE {' AND '.join(conditions)} GROUP BY {quote(column)} ORDER BY {quote(column)} "
@@ -347,57 +347,48 @@ def as_date(value) -> date | None:
 # --- Computing and storing -------------------------------------------------------------------
 
 
-def compute_points(kpi: KPI, source: Source | None = None, now: datetime | None = None) -> list[Point]:
-    """The KPI's points, computed where its output's data lives (opening the source unless given one)."""
+@contextmanager
+def query_of(kpi: KPI, source: Source | None = None) -> Iterator[Query]:
+    """The KPI's query on ``source``, or on its output's source opened here and closed afterwards."""
     own_source = source is None
     if own_source:
         source = open_source(kpi.output)
     try:
-        query = Query(kpi, source, kpi_time_zone())
-        rows = source.fetch(query.sql())
-        return query.points(rows, local_today(now))
+        yield Query(kpi, source, kpi_time_zone())
     finally:
         if own_source:
             source.close()
 
 
+def compute_points(kpi: KPI, source: Source | None = None, now: datetime | None = None) -> list[Point]:
+    """The KPI's points, computed where its output's data lives (opening the source unless given one)."""
+    with query_of(kpi, source) as query:
+        return query.points(query.source.fetch(query.sql()), local_today(now))
+
+
 def window_value(kpi: KPI, start: date, end: date, dimension: str = "", members: list[str] | None = None):
     """The KPI over the days from ``start`` up to ``end`` (excluded), computed where the data lives."""
-    source = open_source(kpi.output)
-    try:
-        query = Query(kpi, source, kpi_time_zone())
-        row = source.fetch(query.window_sql(start, end, dimension, members))[0]
+    with query_of(kpi) as query:
+        row = query.source.fetch(query.window_sql(start, end, dimension, members))[0]
         return query.point(row, Grain.DAY, start, "", "", local_today()).value
-    finally:
-        source.close()
 
 
 def window_by_member(kpi: KPI, start: date, end: date, by: str, dimension: str = "", members=None) -> dict:
     """The KPI over a window for each value of the column ``by`` (text; "" for empty), computed where the data lives."""
-    source = open_source(kpi.output)
-    try:
-        query = Query(kpi, source, kpi_time_zone())
-        rows = source.fetch(query.window_sql(start, end, dimension, members, by=by))
+    with query_of(kpi) as query:
+        rows = query.source.fetch(query.window_sql(start, end, dimension, members, by=by))
         today = local_today()
         return {
             "" if row["member"] is None else str(row["member"]): query.point(row, Grain.DAY, start, "", "", today).value
             for row in rows
         }
-    finally:
-        source.close()
 
 
 def distribution(kpi: KPI, column: str, start: date, end: date, dimension: str = "", members=None) -> list[tuple]:
     """(value, rows) of ``column`` over a window, ordered by value; at most MAX_DISTRIBUTION_VALUES + 1 of them."""
-    source = open_source(kpi.output)
-    try:
-        query = Query(kpi, source, kpi_time_zone())
-        return [
-            (row["value"], int(row["n"]))
-            for row in source.fetch(query.distribution_sql(column, start, end, dimension, members))
-        ]
-    finally:
-        source.close()
+    with query_of(kpi) as query:
+        rows = query.source.fetch(query.distribution_sql(column, start, end, dimension, members))
+        return [(row["value"], int(row["n"])) for row in rows]
 
 
 @transaction.atomic
