@@ -111,10 +111,7 @@ class KPISeriesView(APIView):
             raise ValidationError(query.errors)
         params = query.validated_data
         grain = series.grain_of(kpi, params.get("grain"))
-        start, end = params.get("from"), params.get("to")
-        if start is None or end is None:
-            default_start, default_end = series.default_range(kpi, grain)
-            start, end = start or default_start, end or default_end
+        start, end = series.range_or_default(grain, params.get("from"), params.get("to"))
         found = series.read(
             kpi, request.user, grain=grain, start=start, end=end,
             dimension=params.get("dimension", ""), members=params.get("member"),
@@ -127,7 +124,7 @@ class KPISeriesView(APIView):
                 "to": end.isoformat(),
                 "time_zone": series.kpis.kpi_time_zone().key,
                 "dimension": params.get("dimension", ""),
-                "last_run": run_json(KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first()),
+                "last_run": run_json(series.latest_run(kpi)),
                 "series": [
                     {"member": each.member, "label": each.label, "values": [value_json(v) for v in each.values]}
                     for each in found

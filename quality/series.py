@@ -10,7 +10,7 @@ Who sees what (the policy, ``access.policy``, decides who may see the product):
 A window longer than the stored periods (a dashboard's date range) is rolled up from the daily
 points where the measure allows it (count, sum, average, ratio: their numerators and denominators
 add up; minimum and maximum: the least and greatest). A distinct count cannot be added up: it is
-computed for the window where the data lives (``quality.kpis.window_values``) and cached until the
+computed for the window where the data lives (``quality.kpis.window_value``) and cached until the
 KPI is computed again.
 """
 
@@ -29,7 +29,7 @@ from django.db.models import Min, OuterRef, Q, Subquery
 from products.choices import Aggregation, Direction, Grain
 from products.delivery import row_scope
 from products.models import KPI, RowFilter
-from utilities.periods import period_start, periods_between, previous_period
+from utilities.periods import period_start, periods_back, periods_between
 
 from . import kpis
 from .models import KPIPoint, KPIRun
@@ -112,14 +112,22 @@ def read_allowed_members(user, kpi: KPI, dimension: str) -> set[str] | None:
 # --- Series ------------------------------------------------------------------------------------
 
 
-def default_range(kpi: KPI, grain: str, today: date | None = None) -> tuple[date, date]:
+def default_range(grain: str, today: date | None = None) -> tuple[date, date]:
     """The default window of a chart: the last periods of the grain up to today (in the KPI time zone)."""
     today = today or kpis.local_today()
-    end = period_start(today, grain)
-    start = end
-    for _ in range(DEFAULT_PERIODS.get(grain, 30) - 1):
-        start = previous_period(start, grain)
-    return start, today
+    return periods_back(period_start(today, grain), grain, DEFAULT_PERIODS.get(grain, 30)), today
+
+
+def range_or_default(grain: str, start: date | None, end: date | None) -> tuple[date, date]:
+    """``start`` and ``end``, each given or else the grain's default."""
+    if start is not None and end is not None:
+        return start, end
+    default_start, default_end = default_range(grain)
+    return start or default_start, end or default_end
+
+
+def latest_run(kpi: KPI) -> KPIRun | None:
+    return KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first()
 
 
 def read(
@@ -134,9 +142,7 @@ def read(
 ) -> list[Series]:
     """The total series, or one series per visible member of ``dimension``, with every period from start to end."""
     grain = grain_of(kpi, grain)
-    if start is None or end is None:
-        default_start, default_end = default_range(kpi, grain)
-        start, end = start or default_start, end or default_end
+    start, end = range_or_default(grain, start, end)
     points = KPIPoint.objects.filter(
         kpi=kpi, grain=grain, dimension=dimension, period_start__gte=period_start(start, grain), period_start__lte=end
     )
@@ -244,7 +250,7 @@ def target_status(share: float | None) -> str:
 def card(kpi: KPI, user, grain: str | None = None, start: date | None = None, end: date | None = None) -> Card:
     grain = grain_of(kpi, grain)
     (series,) = read(kpi, user, grain=grain, start=start, end=end)
-    return card_from(kpi, series, KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").first())
+    return card_from(kpi, series, latest_run(kpi))
 
 
 def cards(many: list[KPI], periods: int) -> dict[int, Card]:
@@ -255,7 +261,10 @@ def cards(many: list[KPI], periods: int) -> dict[int, Card]:
     if not many:
         return {}
     today = kpis.local_today()
-    windows = {kpi.pk: window_of(grain_of(kpi), today, periods) for kpi in many}
+    windows: dict[int, tuple[str, date]] = {}  # KPI id → its grain and the first period its card shows
+    for kpi in many:
+        grain = grain_of(kpi)
+        windows[kpi.pk] = (grain, periods_back(period_start(today, grain), grain, periods))
     wanted = Q()
     for kpi in many:
         grain, start = windows[kpi.pk]
@@ -279,13 +288,6 @@ def cards(many: list[KPI], periods: int) -> dict[int, Card]:
         values = values_of(kpi, grain, start, today, stored.get(kpi.pk, {}), first.get((kpi.pk, grain)), today)
         result[kpi.pk] = card_from(kpi, Series(kpi, grain, values=values), runs.get(kpi.pk))
     return result
-
-
-def window_of(grain: str, today: date, periods: int) -> tuple[str, date]:
-    start = period_start(today, grain)
-    for _ in range(periods - 1):
-        start = previous_period(start, grain)
-    return grain, start
 
 
 def card_from(kpi: KPI, series: Series, last_run: KPIRun | None) -> Card:
@@ -373,8 +375,8 @@ def roll_up(kpi: KPI, rows: list[tuple]) -> float | None:
 
 def computed_stamp(kpi: KPI) -> str:
     """What names the KPI's latest computation in cache keys: a new run, or a new database, is a new stamp."""
-    run = KPIRun.objects.filter(kpi=kpi).order_by("-started_at", "-id").values_list("pk", "started_at").first()
-    return f"{run[0]}@{run[1].isoformat()}" if run else "never"
+    run = latest_run(kpi)
+    return f"{run.pk}@{run.started_at.isoformat()}" if run else "never"
 
 
 def cache_key(prefix: str, *parts) -> str:

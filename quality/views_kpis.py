@@ -26,7 +26,7 @@ from products.models import KPI, DataProduct, Goal, Hypothesis
 from products.panels import KPINode, kpi_calculation, kpi_tree
 from utilities.charts import Chart
 from utilities.charts import Series as ChartSeries
-from utilities.periods import period_start, previous_period
+from utilities.periods import period_start, periods_back
 
 from . import kpi_tasks, kpis, series
 from .choices import ACTIVE_INCIDENT_STATUSES, KPIRunStatus
@@ -200,18 +200,10 @@ class CardView:
         return f"{value_text(self.card.partial_value, self.unit)} so far in {period}"
 
 
-def periods_back(end: date, grain: str, count: int) -> date:
-    start = end
-    for _ in range(count - 1):
-        start = previous_period(start, grain)
-    return start
-
-
 def spark_start(kpi: KPI) -> date:
     """The first of the last ``SPARK_PERIODS`` periods of the KPI's grain, up to today's."""
     grain = series.grain_of(kpi)
-    _, today = series.default_range(kpi, grain)
-    return periods_back(period_start(today, grain), grain, SPARK_PERIODS)
+    return periods_back(period_start(kpis.local_today(), grain), grain, SPARK_PERIODS)
 
 
 def sparkline(kpi: KPI, card: series.Card, key: str) -> Chart | None:
@@ -350,7 +342,7 @@ class RangeForm(forms.Form):
         data = self.cleaned_data if self.is_bound else {}
         valid = {name: data.get(name) for name in self.fields if name not in self.errors}
         grain = valid.get("grain") or series.grain_of(self.kpi)
-        default_start, default_end = series.default_range(self.kpi, grain)
+        default_start, default_end = series.default_range(grain)
         if "from" in self.errors or "to" in self.errors:
             valid["from"] = valid["to"] = None
         start, end = valid.get("from") or default_start, valid.get("to") or default_end

@@ -40,6 +40,13 @@ def previous_period(start: date, grain: str) -> date:
     return period_start(start - timedelta(days=1), grain)
 
 
+def periods_back(start: date, grain: str, count: int) -> date:
+    """The first day of the earliest of ``count`` periods that end with the one starting on ``start``."""
+    for _ in range(count - 1):
+        start = previous_period(start, grain)
+    return start
+
+
 def periods_between(first: date, last: date, grain: str) -> list[date]:
     """Every period start of ``grain`` from the period holding ``first`` to the one holding ``last``."""
     starts, current = [], period_start(first, grain)
