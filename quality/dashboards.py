@@ -124,14 +124,15 @@ def latest_window(kpi: KPI, user) -> tuple[Window, str, Window | None] | None:
     before = None
     if card.previous_period is not None:
         before = Window(card.previous_period, card.period - timedelta(days=1))
-    return period_window(card.period, card.grain), period_label(card.period, card.grain), before
+    return period_window(card.period, card.grain), dated_label(card.period, card.grain), before
 
 
 def period_window(start: date, grain: str) -> Window:
     return Window(start, next_period(start, grain) - timedelta(days=1))
 
 
-def period_label(start: date, grain: str) -> str:
+def dated_label(start: date, grain: str) -> str:
+    """A period named with its year, as a card's range is: ``22 Nov 2026``, ``week of 16 Nov 2026``, ``Oct 2026``."""
     if grain == "day":
         return start.strftime("%-d %b %Y")
     if grain == "week":
@@ -175,21 +176,14 @@ def build_trend(tile: Tile, spec: dict, key: str, user, window: Window, narrow: 
     )  # fmt: skip
     if narrow.dimension and not found:
         tile.notes.append(f"None of the {narrow.dimension} values chosen has data you may see.")
-    lines = [
-        ChartSeries(
-            each.label if narrow.dimension else kpi.name,
-            [value.period_start for value in each.values],
-            [value.value for value in each.values],
-            [value.partial for value in each.values],
-        )
-        for each in found
-    ]
+    lines = [series.chart_series(each.label if narrow.dimension else kpi.name, each.values, grain) for each in found]
     # The target is the whole KPI's, per period of its own grain: not drawn on other grains or on chosen members.
     whole = not narrow.dimension and grain == (kpi.grain or "day")
     target = float(kpi.target) if kpi.target is not None and whole else None
     tile.chart = Chart(
-        key, tile.title, "line", GRAIN_LABELS.get(grain, grain), axis_label(kpi), lines, unit=kpi.unit, target=target
-    )
+        key, tile.title, "line", GRAIN_LABELS.get(grain, grain), axis_label(kpi), lines,
+        unit=kpi.unit, target=target, x_type=series.x_type(grain),
+    )  # fmt: skip
 
 
 def build_breakdown(tile: Tile, spec: dict, key: str, user, window: Window, narrow: Narrowing) -> None:

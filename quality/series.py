@@ -29,6 +29,7 @@ from django.db.models import Min, OuterRef, Q, Subquery
 from products.choices import Aggregation, Direction, Grain
 from products.delivery import row_scope
 from products.models import KPI, RowFilter
+from utilities.charts import Series as ChartSeries
 from utilities.periods import period_start, periods_back, periods_between
 
 from . import kpis
@@ -314,6 +315,42 @@ def card_from(kpi: KPI, series: Series, last_run: KPIRun | None) -> Card:
     result.attainment = attainment(kpi, result.value)
     result.status = target_status(result.attainment)
     return result
+
+
+# --- As words and charts ----------------------------------------------------------------------
+
+
+def period_label(start: date | None, grain: str) -> str:
+    """``22 Nov``, ``Week of 16 Nov``, ``Oct 2026``, ``Q4 2026``, ``2026``."""
+    if start is None:
+        return ""
+    if grain == Grain.DAY:
+        return f"{start.day} {start:%b}"
+    if grain == Grain.WEEK:
+        return f"Week of {start.day} {start:%b}"
+    if grain == Grain.MONTH:
+        return f"{start:%b %Y}"
+    if grain == Grain.QUARTER:
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return str(start.year)
+
+
+# Months, quarters and years are named on the x axis ("Oct 2026"): a date axis would tick them on Sundays.
+NAMED_GRAINS = (Grain.MONTH, Grain.QUARTER, Grain.YEAR)
+
+
+def x_type(grain: str) -> str:
+    return "category" if grain in NAMED_GRAINS else "date"
+
+
+def chart_series(name: str, values: list[Value], grain: str = Grain.DAY) -> ChartSeries:
+    named = grain in NAMED_GRAINS
+    return ChartSeries(
+        name=name,
+        x=[period_label(value.period_start, grain) if named else value.period_start for value in values],
+        y=[value.value for value in values],
+        partial=[value.partial for value in values],
+    )
 
 
 # --- Windows (a dashboard's date range) --------------------------------------------------------

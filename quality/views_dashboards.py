@@ -24,7 +24,6 @@ from . import dashboards, series
 from .dashboards import Tile, Window
 from .views_kpis import value_text
 
-COARSE_GRAINS = ("month", "quarter", "year")  # trends labelled by period rather than drawn on a date axis
 MAX_DAYS = 3660  # the longest range a reader may ask for, as for a dashboard's default range
 
 
@@ -140,47 +139,27 @@ def card_view(tile: Tile, spec: dict) -> TileView:
     return view
 
 
-def chart_view(tile: Tile, spec: dict, chosen: dict[str, list[str]]) -> TileView:
+def chart_view(tile: Tile) -> TileView:
     view = TileView(tile, notes=list(tile.notes))
     if tile.error:
         return view
     if tile.chart is None or not has_data(tile):
         view.empty = "No data in this range." if tile.kind != "breakdown" else "No data in this range to break down."
-        return view
-    if tile.kind == "trend":
-        tidy_trend(tile, spec, chosen)
     return view
-
-
-def tidy_trend(tile: Tile, spec: dict, chosen: dict[str, list[str]]) -> None:
-    """Work-arounds for a trend: its periods as labels from a month up, no whole-KPI target on a narrowed series.
-
-    The chart component has no notion of a grain, so Plotly would tick a few monthly points by the week
-    ("Sep 6, Sep 20"); and the KPI's target is for the whole KPI, not for the members a reader picked.
-    """
-    grain = spec.get("grain") or tile.kpi.grain or "day"
-    if grain in COARSE_GRAINS:
-        for line in tile.chart.series:
-            line.x = [dashboards.period_label(start, grain) for start in line.x]
-        tile.chart.x_type = "category"
-    if any(chosen.get(dimension) for dimension in tile.kpi.dimensions or []):
-        tile.chart.target = None
 
 
 def has_data(tile: Tile) -> bool:
     return any(value is not None for line in tile.chart.series for value in line.y)
 
 
-def tile_views(
-    specs: list[dict], tiles: list[Tile], chosen: dict[str, list[str]]
-) -> tuple[list[TileView], list[TileView]]:
+def tile_views(specs: list[dict], tiles: list[Tile]) -> tuple[list[TileView], list[TileView]]:
     """The cards (shown first, in a row) and the charts (two a row on wide screens), each in the dashboard's order.
 
     ``build`` gives one tile per spec, in order.
     """
     pairs = list(zip(specs, tiles, strict=True))
     cards = [card_view(tile, spec) for spec, tile in pairs if tile.kind == "card"]
-    charts = [chart_view(tile, spec, chosen) for spec, tile in pairs if tile.kind != "card"]
+    charts = [chart_view(tile) for tile in tiles if tile.kind != "card"]
     return cards, charts
 
 
@@ -219,7 +198,7 @@ class DashboardDetailView(View):
             if form.is_bound:
                 form.is_valid()
             window, chosen = form.window(), form.chosen()
-            cards, charts = tile_views(dashboard.tiles, dashboards.build(dashboard, user, window, chosen), chosen)
+            cards, charts = tile_views(dashboard.tiles, dashboards.build(dashboard, user, window, chosen))
         context = {
             "product": dashboard.product,
             "dashboard": dashboard,

@@ -31,6 +31,7 @@ from utilities.periods import period_start, periods_back
 from . import kpi_tasks, kpis, series
 from .choices import ACTIVE_INCIDENT_STATUSES, KPIRunStatus
 from .models import Incident, KPIRun
+from .series import chart_series, period_label, x_type
 
 SPARK_PERIODS = 12  # how far back a card's sparkline looks, in the KPI's own periods
 MAX_PERIODS = 1000  # a trend longer than this is refused (a day grain over decades)
@@ -77,21 +78,6 @@ def change_text(change: float, unit: str) -> str:
     if is_share(unit):
         return f"{signed(number_text(change * 100, 2))} pp"
     return f"{signed(number_text(change))} {unit}".strip()
-
-
-def period_label(start: date | None, grain: str) -> str:
-    """``22 Nov``, ``Week of 16 Nov``, ``Oct 2026``, ``Q4 2026``, ``2026``."""
-    if start is None:
-        return ""
-    if grain == Grain.DAY:
-        return f"{start.day} {start:%b}"
-    if grain == Grain.WEEK:
-        return f"Week of {start.day} {start:%b}"
-    if grain == Grain.MONTH:
-        return f"{start:%b %Y}"
-    if grain == Grain.QUARTER:
-        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
-    return str(start.year)
 
 
 # --- Cards -----------------------------------------------------------------------------------
@@ -220,24 +206,6 @@ def sparkline(kpi: KPI, card: series.Card, key: str) -> Chart | None:
         x_type=x_type(trend.grain),
         series=[chart_series(kpi.name, trend.values, trend.grain)],
         compact=True,
-    )
-
-
-# Months, quarters and years are named on the x axis ("Oct 2026"): a date axis would tick them on Sundays.
-NAMED_GRAINS = (Grain.MONTH, Grain.QUARTER, Grain.YEAR)
-
-
-def x_type(grain: str) -> str:
-    return "category" if grain in NAMED_GRAINS else "date"
-
-
-def chart_series(name: str, values: list[series.Value], grain: str = Grain.DAY) -> ChartSeries:
-    named = grain in NAMED_GRAINS
-    return ChartSeries(
-        name=name,
-        x=[period_label(value.period_start, grain) if named else value.period_start for value in values],
-        y=[value.value for value in values],
-        partial=[value.partial for value in values],
     )
 
 
