@@ -57,6 +57,7 @@ class Tile:
     period_label: str = ""
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    spec: dict = field(default_factory=dict)  # the tile as the dashboard defines it
 
 
 def default_window(dashboard: Dashboard, today: date | None = None) -> Window:
@@ -74,9 +75,9 @@ def build(dashboard: Dashboard, user, window: Window, chosen: dict[str, list[str
         if kpi is not None and kpi.status == KPIStatus.DEPRECATED:
             continue  # a deprecated KPI leaves the dashboards (its page keeps its history)
         if kpi is None:
-            tiles.append(Tile(spec["show"], title, None, error="This KPI is no longer part of the product."))
+            tiles.append(Tile(spec["show"], title, None, error="This KPI is no longer part of the product.", spec=spec))
             continue
-        tile = Tile(spec["show"], title, kpi)
+        tile = Tile(spec["show"], title, kpi, spec=spec)
         try:
             BUILDERS[spec["show"]](tile, spec, f"tile-{index}", user, window, narrowing(dashboard, kpi, user, chosen))
         except (kpis.KPIError, *READ_ERRORS) as exc:

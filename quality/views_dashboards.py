@@ -122,8 +122,8 @@ class TileView:
         return self.tile.kind
 
 
-def card_view(tile: Tile, spec: dict) -> TileView:
-    view = TileView(tile, notes=list(tile.notes), latest=spec.get("window") == "latest")
+def card_view(tile: Tile) -> TileView:
+    view = TileView(tile, notes=list(tile.notes), latest=tile.spec.get("window") == "latest")
     if tile.error:
         return view
     unit = tile.kpi.unit if tile.kpi else ""
@@ -152,13 +152,12 @@ def has_data(tile: Tile) -> bool:
     return any(value is not None for line in tile.chart.series for value in line.y)
 
 
-def tile_views(specs: list[dict], tiles: list[Tile]) -> tuple[list[TileView], list[TileView]]:
+def tile_views(tiles: list[Tile]) -> tuple[list[TileView], list[TileView]]:
     """The cards (shown first, in a row) and the charts (two a row on wide screens), each in the dashboard's order.
 
-    ``build`` gives one tile per spec, in order.
+    A deprecated KPI's tiles are not among them (``build`` leaves them out).
     """
-    pairs = list(zip(specs, tiles, strict=True))
-    cards = [card_view(tile, spec) for spec, tile in pairs if tile.kind == "card"]
+    cards = [card_view(tile) for tile in tiles if tile.kind == "card"]
     charts = [chart_view(tile) for tile in tiles if tile.kind != "card"]
     return cards, charts
 
@@ -198,7 +197,7 @@ class DashboardDetailView(View):
             if form.is_bound:
                 form.is_valid()
             window, chosen = form.window(), form.chosen()
-            cards, charts = tile_views(dashboard.tiles, dashboards.build(dashboard, user, window, chosen))
+            cards, charts = tile_views(dashboards.build(dashboard, user, window, chosen))
         context = {
             "product": dashboard.product,
             "dashboard": dashboard,

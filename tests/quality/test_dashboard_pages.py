@@ -229,9 +229,9 @@ def test_a_tile_whose_kpi_is_gone_shows_its_error(client, charlie, dashboard, sa
 
 def test_shares_are_percentages_and_units_group_thousands():
     share = KPI(name="Discount rate", unit="share")
-    view = card_view(Tile("card", "Discount rate", share, value=0.042, previous=0.05, change_percent=-16.0), {})
+    view = card_view(Tile("card", "Discount rate", share, value=0.042, previous=0.05, change_percent=-16.0))
     assert (view.value, view.previous, view.change, view.arrow) == ("4.2 %", "5 %", "−16.0 %", "▼")
-    money = card_view(Tile("card", "Revenue", KPI(name="Revenue", unit="EUR"), value=1234567.8), {})
+    money = card_view(Tile("card", "Revenue", KPI(name="Revenue", unit="EUR"), value=1234567.8))
     assert money.value == "1,234,568 EUR"
 
 

@@ -80,3 +80,23 @@ def test_a_deprecated_kpi_is_not_due_and_leaves_the_dashboards(revenue, product,
     assert tiles[0].value == 8
     # Both are on the default schedule (minute 20); only the active one is due.
     assert kpi_tasks.due_kpis(datetime(2024, 1, 1, 3, 20, tzinfo=UTC)) == {other.output_id: [other.pk]}
+
+
+def test_the_dashboard_page_leaves_a_deprecated_kpis_tile_out(client, revenue, product, alice):
+    other = make_kpi(revenue.output, aggregation="count", column="", grain="month")
+    kpis.compute(other)
+    board = Dashboard.objects.create(
+        product=product,
+        name="Board",
+        tiles=[
+            {"show": "card", "kpi": revenue.name, "title": "Old revenue"},
+            {"show": "card", "kpi": other.name, "title": "Events", "window": "latest"},
+        ],
+    )
+    revenue.status = "deprecated"
+    revenue.save()
+    client.force_login(alice)
+    page = client.get(board.get_absolute_url(), {"from": "2024-01-01", "to": "2024-03-31"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Old revenue" not in html and "Events" in html
