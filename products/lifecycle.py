@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from access import audit, policy
 from access.models import AuditAction
+from utilities.people import email_addresses
 
 from . import semver
 from .choices import Status
@@ -274,12 +275,7 @@ def kpi_consumers(kpi) -> list[str]:
     if kpi.output_id:
         readers = ProductInput.objects.filter(source_output=kpi.output).exclude(product__status=Status.RETIRED)
         people += [item.product.owner for item in readers.select_related("product__owner")]
-    addresses: dict[str, str] = {}
-    for person in people:
-        email = (person.email or "").strip()
-        if person.is_active and email:
-            addresses.setdefault(email.lower(), email)
-    return sorted(addresses.values(), key=str.lower)
+    return sorted(email_addresses(people), key=str.lower)
 
 
 def notify_kpi_deprecated(kpi) -> list[str]:

@@ -30,6 +30,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from utilities.people import email_addresses
+
 from . import webhooks
 from .choices import Channel, DeliveryStatus
 from .models import Incident, Notification, Webhook
@@ -68,12 +70,7 @@ def create_webhook(product, url: str, enabled: bool = True) -> tuple[Webhook, st
 
 def email_recipients(product) -> list[str]:
     """The owner's and stewards' addresses: active users with an address, each address once."""
-    addresses: dict[str, str] = {}
-    for user in [product.owner, *product.stewards.order_by("pk")]:
-        email = (user.email or "").strip()
-        if user.is_active and email:
-            addresses.setdefault(email.lower(), email)
-    return list(addresses.values())
+    return email_addresses([product.owner, *product.stewards.order_by("pk")])
 
 
 def incident_summary(incident: Incident) -> dict:
