@@ -818,6 +818,16 @@ class KPI(ProductPart):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_calculation(self) -> bool:
+        """An output, a measure and a time column: enough to compute a series."""
+        return bool(self.output_id and self.aggregation and self.time_column)
+
+    @property
+    def is_computable(self) -> bool:
+        """A series is computed for it: it has a calculation and is not deprecated."""
+        return self.has_calculation and self.status == choices.KPIStatus.ACTIVE
+
     def clean(self) -> None:
         self._check_same_product("parent", self.parent)
         self._check_same_product("output", self.output)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access import policy
-from products.choices import Grain
+from products.choices import Grain, KPIStatus
 from products.models import KPI
 
 from . import kpi_tasks, series
@@ -142,11 +142,11 @@ class KPIComputeView(APIView):
     def post(self, request, pk: int) -> Response:
         kpi = policy.get_visible_or_404(KPI.objects.select_related("product"), request.user, pk=pk)
         policy.require(request.user, policy.CHANGE, kpi.product)
-        if not (kpi.output_id and kpi.aggregation and kpi.time_column):
+        if not kpi.has_calculation:
             raise ValidationError(
                 {"kpi": "The KPI has no calculation to compute: an output, an aggregation and a time column."}
             )
-        if kpi.status != "active":
+        if kpi.status != KPIStatus.ACTIVE:
             raise ValidationError({"status": "A deprecated KPI is not computed any more."})
         if not kpi_tasks.send_compute([kpi.pk], trigger="request", user_id=request.user.pk):
             return Response(

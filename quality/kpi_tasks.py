@@ -54,7 +54,7 @@ def is_due(schedule: str, minute: datetime) -> bool:
 
 
 def computable():
-    """KPIs with a calculation that may run: active, over an output, with an aggregation and a time column."""
+    """KPIs with a calculation that may run: ``KPI.is_computable``, as a query."""
     return (
         KPI.objects.filter(status=KPIStatus.ACTIVE, output__isnull=False)
         .exclude(aggregation="")
@@ -134,5 +134,5 @@ def on_kpi_saved(sender, instance: KPI, created: bool, raw: bool = False, **kwar
         return
     if not created:
         instance.points.all().delete()
-    if instance.output_id and instance.aggregation and instance.time_column and instance.status == KPIStatus.ACTIVE:
+    if instance.is_computable:
         transaction.on_commit(lambda: send_compute([instance.pk], trigger="change"), robust=True)

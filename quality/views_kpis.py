@@ -453,7 +453,7 @@ class KPIComputeView(View):
         kpi = visible_kpi(request, slug, pk)
         policy.require(request.user, policy.CHANGE, kpi.product)
         url = kpi_url(kpi)
-        if not kpi_tasks.computable().filter(pk=kpi.pk).exists():
+        if not kpi.is_computable:
             messages.error(
                 request,
                 f"{kpi.name} cannot be computed: it needs to be active, with an output, a measure and a time column.",
