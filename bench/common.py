@@ -1,4 +1,5 @@
-"""What both benchmark scripts share: Django set up against the benchmark's own PostgreSQL database."""
+"""What the benchmark scripts share: Django set up against the benchmark's own PostgreSQL database, and a
+process's memory read from /proc."""
 
 from __future__ import annotations
 
@@ -64,3 +65,20 @@ def drop_database(url: str) -> None:
     conn, name = _maintenance_connection(url)
     with conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS, VmHWM); 0 where there is none."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak() -> bool:
+    """Reset the process's peak RSS (VmHWM), so what follows can read its own peak afterwards (Linux)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False

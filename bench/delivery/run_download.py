@@ -21,22 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(REPO))
-
-
-def status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def reset_peak() -> bool:
-    """Reset the process's peak RSS (VmHWM), so the download's own peak can be read afterwards (Linux)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
+sys.path.insert(0, str(REPO / "bench"))
+from common import reset_peak, status_kb  # noqa: E402
 
 
 def set_up(args):

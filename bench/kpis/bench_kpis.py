@@ -45,6 +45,8 @@ TARGET_S = 5.0
 TABLE = "events"
 
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+from common import reset_peak, status_kb  # noqa: E402
 from make_events import PATH, ensure_events  # noqa: E402
 
 # name: (aggregation, column, dimensions)
@@ -89,8 +91,6 @@ def load_postgres(rows: int) -> None:
     import psycopg
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
-
-    sys.path.insert(0, str(REPO / "bench"))
     from common import ensure_database
 
     ensure_database(PG_URL)
@@ -166,22 +166,6 @@ def make_kpi(case: str, backend: str):
             "grain": "day", "dimensions": dimensions,
         },
     )[0]  # fmt: skip
-
-
-def status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def reset_peak() -> bool:
-    """Reset the process's peak RSS (VmHWM), so each run's own peak can be read afterwards (Linux)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
 
 
 def peak_mb(was_reset: bool) -> float:
