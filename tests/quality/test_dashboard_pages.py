@@ -149,7 +149,7 @@ def cards(html: str) -> dict[str, dict[str, str]]:
         found[title] = {
             "value": value.group(1) if value else "",
             "change": " ".join(re.sub(r"<[^>]+>", " ", change.group(1)).split()) if change else "",
-            "tone": re.search(r"dashboard-card--(\w+)", block).group(1),
+            "tone": re.search(r"tone-card--(\w+)", block).group(1),
         }
     return found
 
